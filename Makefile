@@ -1,0 +1,45 @@
+# procblocking: a Telegraf input, processor and output that catch processes
+# that should have died. `make run` starts the watchdog, `make test` proves it.
+
+GO       ?= go
+BIN      := bin/telegraf-procblocking
+# Seconds each fuzz target runs: a short pass in `make test`, a long one in `make fuzz`.
+FUZZTIME ?= 3s
+# Runs per benchmark; docs/benchmarks.md reports medians over these.
+BENCHCOUNT ?= 5
+
+.PHONY: all build test test-deps run demo bench fuzz soak lint
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/telegraf-procblocking
+
+## test: everything CI runs. Installs what the tests need (InfluxDB) first.
+test: test-deps lint
+	$(GO) test -race -count=1 ./...
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+test-deps:
+	scripts/install-test-deps.sh
+
+run: build
+	$(BIN)
+
+demo: build
+	scripts/demo.sh
+
+## bench: the scan and processor benchmarks (see docs/benchmarks.md).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) -timeout 60m ./benchmarks/
+
+fuzz:
+	FUZZTIME=60s scripts/fuzz.sh
+
+soak: build
+	$(GO) test -tags soak -run Soak -count=1 -timeout 30m -v ./e2e/
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...

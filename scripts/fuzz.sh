@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every Go fuzz target in the module for FUZZTIME each (Go runs one
+# target per invocation). Crashers land in the package's testdata/fuzz/ and
+# fail the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime=${FUZZTIME:-3s}
+
+for pkg in $(go list ./...); do
+  dir=$(go list -f '{{.Dir}}' "$pkg")
+  grep -lq '^func Fuzz' "$dir"/*_test.go 2>/dev/null || continue
+  for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
+    echo "fuzz: $pkg $target ($fuzztime)"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+  done
+done
