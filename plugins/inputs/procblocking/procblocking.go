@@ -1,0 +1,168 @@
+//go:build linux
+
+package procblocking
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/plugins/inputs"
+)
+
+//go:embed sample.conf
+var sampleConfig string
+
+// ProcBlocking reports processes whose command line matches patterns, with
+// what is needed to tell a stuck or orphaned one from a healthy one.
+type ProcBlocking struct {
+	Patterns         []string        `toml:"patterns"`
+	PatternType      string          `toml:"pattern_type"`
+	ProcRoot         string          `toml:"proc_root"`
+	MinAge           config.Duration `toml:"min_age"`
+	CmdlineMaxLength int             `toml:"cmdline_max_length"`
+	Redact           []string        `toml:"redact"`
+
+	Log telegraf.Logger `toml:"-"`
+
+	root    string
+	scanner *scanner
+	// now is the clock of the gather; tests inject a fixed one.
+	now func() time.Time
+	// prev holds the CPU time of each process matched by the previous
+	// successful gather, keyed by PID; rebuilt every gather so it only ever
+	// holds current matches.
+	prev map[int64]cpuSample
+}
+
+type cpuSample struct {
+	createdAtNs int64
+	cpuSeconds  float64
+	at          time.Time
+}
+
+func (*ProcBlocking) SampleConfig() string {
+	return sampleConfig
+}
+
+func (p *ProcBlocking) Init() error {
+	m, err := newMatcher(p.Patterns, p.PatternType)
+	if err != nil {
+		return err
+	}
+	if p.MinAge < 0 {
+		return fmt.Errorf("invalid 'min_age' %q: must not be negative", time.Duration(p.MinAge).String())
+	}
+	r, err := newRedactor(p.Redact, p.CmdlineMaxLength)
+	if err != nil {
+		return err
+	}
+
+	p.root = p.ProcRoot
+	if p.root == "" {
+		p.root = os.Getenv("HOST_PROC")
+	}
+	if p.root == "" {
+		p.root = "/proc"
+	}
+	if _, err := readBtime(p.root); err != nil {
+		if p.ProcRoot == "" {
+			return fmt.Errorf("invalid 'proc_root' %q (from $HOST_PROC or the default): not a proc filesystem: %w", p.root, err)
+		}
+		return fmt.Errorf("invalid 'proc_root' %q: not a proc filesystem: %w", p.root, err)
+	}
+
+	debugf := func(string, ...any) {}
+	if p.Log != nil {
+		debugf = p.Log.Debugf
+	}
+	p.scanner = newScanner(p.root, m, r, debugf)
+	p.scanner.selfPID = int64(os.Getpid())
+	if p.now == nil {
+		p.now = time.Now
+	}
+	p.prev = make(map[int64]cpuSample)
+	return nil
+}
+
+func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
+	now := p.now()
+	started := time.Now()
+	res, err := p.scanner.scan()
+	durationMs := float64(time.Since(started).Nanoseconds()) / 1e6
+
+	scanFields := map[string]any{
+		"processes":   res.processes,
+		"matched":     int64(0),
+		"errors":      res.errors,
+		"duration_ms": durationMs,
+		"ok":          err == nil,
+	}
+	if err != nil {
+		// The processor downstream must tell "could not look" from "nothing
+		// is there", so the failure is a metric as well as an error.
+		err = fmt.Errorf("scanning %q: %w", p.root, err)
+		acc.AddError(err)
+		scanFields["error"] = err.Error()
+		acc.AddFields("procblocking_scan", scanFields, nil, now)
+		return nil
+	}
+
+	minAge := time.Duration(p.MinAge)
+	next := make(map[int64]cpuSample, len(res.procs))
+	var matched int64
+	for i := range res.procs {
+		info := &res.procs[i]
+		next[info.pid] = cpuSample{createdAtNs: info.createdAtNs, cpuSeconds: info.cpuSeconds, at: now}
+
+		age := now.Sub(time.Unix(0, info.createdAtNs))
+		if age < minAge {
+			continue
+		}
+		matched++
+		fields := map[string]any{
+			"age_seconds": age.Seconds(),
+			"cpu_seconds": info.cpuSeconds,
+			"created_at":  info.createdAtNs,
+			"ppid":        info.stat.ppid,
+			"orphan":      info.orphan,
+			"state":       info.stat.state,
+			"comm":        info.stat.comm,
+			"threads":     info.stat.threads,
+			"rss_bytes":   info.stat.rssPages * int64(os.Getpagesize()),
+			"cmdline":     info.cmdline,
+		}
+		if prev, ok := p.prev[info.pid]; ok && prev.createdAtNs == info.createdAtNs {
+			if dt := now.Sub(prev.at).Seconds(); dt > 0 {
+				fields["cpu_usage"] = (info.cpuSeconds - prev.cpuSeconds) / dt * 100
+			}
+		}
+		if info.containerID != "" {
+			fields["container_id"] = info.containerID
+		}
+		tags := map[string]string{
+			"pattern": info.pattern,
+			"pid":     strconv.FormatInt(info.pid, 10),
+		}
+		acc.AddFields("procblocking", fields, tags, now)
+	}
+	p.prev = next
+
+	scanFields["matched"] = matched
+	acc.AddFields("procblocking_scan", scanFields, nil, now)
+	return nil
+}
+
+func init() {
+	inputs.Add("procblocking", func() telegraf.Input {
+		return &ProcBlocking{
+			Patterns:         []string{"pytest"},
+			PatternType:      "substring",
+			CmdlineMaxLength: 512,
+		}
+	})
+}

@@ -1,0 +1,702 @@
+//go:build linux
+
+package procblocking
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// The fixture trees boot at btime 1700000000; the clock reads one hour later.
+var fixtureNow = time.Unix(1700003600, 0)
+
+const (
+	idDocker = "3f4e0b2c1d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c"
+	idKube   = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	// fixtureSelf plays the plugin's own PID in the fixture trees.
+	fixtureSelf = 700
+)
+
+// fixtureTree copies a fake proc tree into a temp dir, so that tests may
+// change it, and gives every PID an environ that is a FIFO: opening it would
+// block the scan forever.
+func fixtureTree(t *testing.T, name string) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "proc")
+	require.NoError(t, os.CopyFS(root, os.DirFS(filepath.Join("testdata", name))))
+	entries, err := os.ReadDir(root)
+	require.NoError(t, err)
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err == nil && e.IsDir() {
+			require.NoError(t, unix.Mkfifo(filepath.Join(root, e.Name(), "environ"), 0o600))
+		}
+	}
+	return root
+}
+
+// newFixturePlugin builds the plugin over a fake tree with the fixture clock.
+func newFixturePlugin(t *testing.T, root string, modify func(*ProcBlocking)) *ProcBlocking {
+	t.Helper()
+	p := &ProcBlocking{
+		Patterns:         []string{"pytest"},
+		ProcRoot:         root,
+		CmdlineMaxLength: 512,
+		Log:              testutil.Logger{},
+		now:              func() time.Time { return fixtureNow },
+	}
+	if modify != nil {
+		modify(p)
+	}
+	require.NoError(t, p.Init())
+	p.scanner.selfPID = fixtureSelf
+	return p
+}
+
+// gather runs one Gather; should it hang on a FIFO it fails the test and
+// unblocks the reader by opening the FIFOs for writing.
+func gather(t *testing.T, p *ProcBlocking, root string) *testutil.Accumulator {
+	t.Helper()
+	var acc testutil.Accumulator
+	done := make(chan error, 1)
+	go func() { done <- p.Gather(&acc) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(time.Minute):
+		fifos, _ := filepath.Glob(filepath.Join(root, "*", "environ"))
+		for _, f := range fifos {
+			if fd, err := unix.Open(f, unix.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+				unix.Close(fd)
+			}
+		}
+		<-done
+		t.Fatal("Gather blocked: it opened an environ FIFO")
+	}
+	return &acc
+}
+
+func pageSize() int64 { return int64(os.Getpagesize()) }
+
+// basicMetrics is what proc_basic yields at fixtureNow for pattern "pytest".
+func basicMetrics() []telegraf.Metric {
+	return []telegraf.Metric{
+		testutil.MustMetric("procblocking",
+			map[string]string{"pattern": "pytest", "pid": "100"},
+			map[string]any{
+				"age_seconds":  3599.0,
+				"cpu_seconds":  3.0,
+				"created_at":   int64(1700000001) * 1e9,
+				"ppid":         int64(1),
+				"orphan":       true,
+				"state":        "S",
+				"comm":         "python3",
+				"threads":      int64(4),
+				"rss_bytes":    2560 * pageSize(),
+				"cmdline":      "python3 -m pytest tests/x.py",
+				"container_id": idDocker,
+			}, fixtureNow),
+		testutil.MustMetric("procblocking",
+			map[string]string{"pattern": "pytest", "pid": "300"},
+			map[string]any{
+				"age_seconds":  0.0,
+				"cpu_seconds":  1.0,
+				"created_at":   int64(1700003600) * 1e9,
+				"ppid":         int64(250),
+				"orphan":       false,
+				"state":        "R",
+				"comm":         "py) (test",
+				"threads":      int64(2),
+				"rss_bytes":    1024 * pageSize(),
+				"cmdline":      "python3 -m pytest tests/y.py --token=*** https://bob:***@git.example.com/r.git",
+				"container_id": idKube,
+			}, fixtureNow),
+		testutil.MustMetric("procblocking",
+			map[string]string{"pattern": "pytest", "pid": "600"},
+			map[string]any{
+				"age_seconds":  1800.0,
+				"cpu_seconds":  0.0,
+				"created_at":   int64(1700001800) * 1e9,
+				"ppid":         int64(610),
+				"orphan":       true,
+				"state":        "S",
+				"comm":         "pytest",
+				"threads":      int64(1),
+				"rss_bytes":    50 * pageSize(),
+				"cmdline":      "python3 -m pytest tests/z.py",
+				"container_id": idDocker,
+			}, fixtureNow),
+	}
+}
+
+func scanMetric(processes, matched, errors int64) telegraf.Metric {
+	return testutil.MustMetric("procblocking_scan", map[string]string{},
+		map[string]any{
+			"processes":   processes,
+			"matched":     matched,
+			"errors":      errors,
+			"duration_ms": 0.0,
+			"ok":          true,
+		}, fixtureNow)
+}
+
+func TestGatherFixture(t *testing.T) {
+	root := fixtureTree(t, "proc_basic")
+	p := newFixturePlugin(t, root, nil)
+	acc := gather(t, p, root)
+
+	// 10 PIDs: the kernel thread (400) and the zombie (500) have no command
+	// line, 700 is the plugin itself, 200/250/1/610 do not match.
+	expected := append(basicMetrics(), scanMetric(10, 3, 0))
+	require.Empty(t, acc.Errors)
+	testutil.RequireMetricsEqual(t, expected, acc.GetTelegrafMetrics(), testutil.IgnoreFields("duration_ms"))
+}
+
+func TestNeverOpensEnviron(t *testing.T) {
+	root := fixtureTree(t, "proc_basic")
+	// Every process matches, so every per-process read path runs.
+	p := newFixturePlugin(t, root, func(p *ProcBlocking) {
+		p.Patterns = []string{"^"}
+		p.PatternType = "regex"
+	})
+	acc := gather(t, p, root)
+	require.Empty(t, acc.Errors)
+	scan := acc.GetTelegrafMetrics()[len(acc.GetTelegrafMetrics())-1]
+	require.Equal(t, int64(7), scan.Fields()["matched"])
+}
+
+func TestKernelThreadAndZombieNotMatched(t *testing.T) {
+	root := fixtureTree(t, "proc_basic")
+	// "^" matches any command line, even one without "pytest".
+	p := newFixturePlugin(t, root, func(p *ProcBlocking) {
+		p.Patterns = []string{"^"}
+		p.PatternType = "regex"
+	})
+	acc := gather(t, p, root)
+	var pids []string
+	for _, m := range acc.GetTelegrafMetrics() {
+		if m.Name() != "procblocking" {
+			continue
+		}
+		pids = append(pids, m.Tags()["pid"])
+		if m.Tags()["pid"] == "1" {
+			// PID 1 has no parent (ppid 0): it is nobody's orphan.
+			require.Equal(t, int64(0), m.Fields()["ppid"])
+			require.Equal(t, false, m.Fields()["orphan"])
+		}
+	}
+	require.Equal(t, []string{"1", "100", "200", "250", "300", "600", "610"}, pids)
+	scan := acc.GetTelegrafMetrics()[len(pids)]
+	require.Equal(t, "procblocking_scan", scan.Name())
+	require.Equal(t, int64(0), scan.Fields()["errors"])
+}
+
+func TestFirstPatternWins(t *testing.T) {
+	root := fixtureTree(t, "proc_basic")
+	p := newFixturePlugin(t, root, func(p *ProcBlocking) {
+		p.Patterns = []string{`tests/[xz]\.py$`, `pytest`}
+		p.PatternType = "regex"
+	})
+	acc := gather(t, p, root)
+	got := map[string]string{}
+	for _, m := range acc.GetTelegrafMetrics() {
+		if m.Name() == "procblocking" {
+			got[m.Tags()["pid"]] = m.Tags()["pattern"]
+		}
+	}
+	require.Equal(t, map[string]string{"100": `tests/[xz]\.py$`, "300": "pytest", "600": `tests/[xz]\.py$`}, got)
+}
+
+func TestSkipsOwnPID(t *testing.T) {
+	root := fixtureTree(t, "proc_basic")
+	p := newFixturePlugin(t, root, nil)
+	p.scanner.selfPID = 100
+	acc := gather(t, p, root)
+	var pids []string
+	for _, m := range acc.GetTelegrafMetrics() {
+		if m.Name() == "procblocking" {
+			pids = append(pids, m.Tags()["pid"])
+		}
+	}
+	// 700 matches once it is no longer "us"; 100 is now "us".
+	require.Equal(t, []string{"300", "600", "700"}, pids)
+}
+
+func TestMinAge(t *testing.T) {
+	root := fixtureTree(t, "proc_basic")
+	p := newFixturePlugin(t, root, func(p *ProcBlocking) { p.MinAge = config.Duration(30 * time.Minute) })
+	acc := gather(t, p, root)
+	all := basicMetrics()
+	expected := []telegraf.Metric{all[0], all[2], scanMetric(10, 2, 0)}
+	testutil.RequireMetricsEqual(t, expected, acc.GetTelegrafMetrics(), testutil.IgnoreFields("duration_ms"))
+}
+
+func writeStat(t *testing.T, root string, pid, ppid int, utime, start uint64) {
+	t.Helper()
+	fields := make([]string, 52)
+	for i := range fields {
+		fields[i] = "0"
+	}
+	fields[0], fields[1], fields[2], fields[3] = strconv.Itoa(pid), "(python3)", "S", strconv.Itoa(ppid)
+	fields[13], fields[19], fields[21] = strconv.FormatUint(utime, 10), "1", strconv.FormatUint(start, 10)
+	line := ""
+	for i, f := range fields {
+		if i > 0 {
+			line += " "
+		}
+		line += f
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(root, strconv.Itoa(pid), "stat"), []byte(line+"\n"), 0o600))
+}
+
+func cpuUsageOf(t *testing.T, acc *testutil.Accumulator, pid string) (float64, bool, int64) {
+	t.Helper()
+	for _, m := range acc.GetTelegrafMetrics() {
+		if m.Name() == "procblocking" && m.Tags()["pid"] == pid {
+			v, ok := m.Fields()["cpu_usage"]
+			f, _ := v.(float64)
+			return f, ok, m.Fields()["created_at"].(int64)
+		}
+	}
+	t.Fatalf("pid %s not reported", pid)
+	return 0, false, 0
+}
+
+func TestCPUUsageAndPIDReuse(t *testing.T) {
+	root := fixtureTree(t, "proc_basic")
+	clock := fixtureNow
+	p := newFixturePlugin(t, root, func(p *ProcBlocking) { p.now = func() time.Time { return clock } })
+
+	writeStat(t, root, 100, 1, 1000, 100)
+	_, ok, created := cpuUsageOf(t, gather(t, p, root), "100")
+	require.False(t, ok, "no cpu_usage on a process's first gather")
+
+	// 5 s of CPU in 10 s: 50% of one core.
+	clock = clock.Add(10 * time.Second)
+	writeStat(t, root, 100, 1, 1500, 100)
+	usage, ok, again := cpuUsageOf(t, gather(t, p, root), "100")
+	require.True(t, ok)
+	require.InDelta(t, 50.0, usage, 1e-9)
+	require.Equal(t, created, again)
+
+	// The PID is reused within one interval by a process started later,
+	// with less CPU time: its usage starts over instead of going negative.
+	clock = clock.Add(10 * time.Second)
+	writeStat(t, root, 100, 1, 10, 360500)
+	_, ok, reused := cpuUsageOf(t, gather(t, p, root), "100")
+	require.False(t, ok, "a reused PID starts over")
+	require.NotEqual(t, created, reused)
+
+	clock = clock.Add(10 * time.Second)
+	writeStat(t, root, 100, 1, 110, 360500)
+	usage, ok, _ = cpuUsageOf(t, gather(t, p, root), "100")
+	require.True(t, ok)
+	require.InDelta(t, 10.0, usage, 1e-9)
+
+	// Only current matches are remembered: memory stays bounded.
+	require.Contains(t, p.prev, int64(100))
+	require.NoError(t, os.RemoveAll(filepath.Join(root, "100")))
+	clock = clock.Add(10 * time.Second)
+	gather(t, p, root)
+	require.NotContains(t, p.prev, int64(100))
+	require.Len(t, p.prev, 2)
+}
+
+func scanOf(t *testing.T, acc *testutil.Accumulator) telegraf.Metric {
+	t.Helper()
+	ms := acc.GetTelegrafMetrics()
+	require.NotEmpty(t, ms)
+	last := ms[len(ms)-1]
+	require.Equal(t, "procblocking_scan", last.Name(), "the scan metric comes last")
+	return last
+}
+
+func TestProcRootGoesAndComesBack(t *testing.T) {
+	root := fixtureTree(t, "proc_basic")
+	p := newFixturePlugin(t, root, nil)
+	require.Equal(t, true, scanOf(t, gather(t, p, root)).Fields()["ok"])
+
+	faults := []struct {
+		name          string
+		break_, mend_ func()
+	}{
+		{
+			name:   "proc root gone",
+			break_: func() { require.NoError(t, os.Rename(root, root+".away")) },
+			mend_:  func() { require.NoError(t, os.Rename(root+".away", root)) },
+		},
+		{
+			name: "proc root replaced by a file",
+			break_: func() {
+				require.NoError(t, os.Rename(root, root+".away"))
+				require.NoError(t, os.WriteFile(root, []byte("not a directory"), 0o600))
+			},
+			mend_: func() {
+				require.NoError(t, os.Remove(root))
+				require.NoError(t, os.Rename(root+".away", root))
+			},
+		},
+		{
+			name:   "btime unreadable",
+			break_: func() { require.NoError(t, os.Rename(filepath.Join(root, "stat"), filepath.Join(root, "stat.away"))) },
+			mend_:  func() { require.NoError(t, os.Rename(filepath.Join(root, "stat.away"), filepath.Join(root, "stat"))) },
+		},
+		{
+			name: "btime garbage",
+			break_: func() {
+				require.NoError(t, os.Rename(filepath.Join(root, "stat"), filepath.Join(root, "stat.away")))
+				require.NoError(t, os.WriteFile(filepath.Join(root, "stat"), []byte("btime x\n"), 0o600))
+			},
+			mend_: func() { require.NoError(t, os.Rename(filepath.Join(root, "stat.away"), filepath.Join(root, "stat"))) },
+		},
+	}
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) {
+			f.break_()
+			for range 2 {
+				acc := gather(t, p, root)
+				require.Len(t, acc.Errors, 1)
+				require.Len(t, acc.GetTelegrafMetrics(), 1, "no process metrics from a failed scan")
+				scan := scanOf(t, acc)
+				require.Equal(t, false, scan.Fields()["ok"])
+				require.Contains(t, scan.Fields()["error"], root)
+				require.Equal(t, acc.Errors[0].Error(), scan.Fields()["error"])
+			}
+			f.mend_()
+			acc := gather(t, p, root)
+			require.Empty(t, acc.Errors)
+			expected := append(basicMetrics(), scanMetric(10, 3, 0))
+			testutil.RequireMetricsEqual(t, expected, acc.GetTelegrafMetrics(), testutil.IgnoreFields("duration_ms"))
+		})
+	}
+}
+
+func TestProcessVanishesMidScan(t *testing.T) {
+	tests := []struct {
+		name   string
+		step   string
+		pid    int64
+		remove string // below the root
+		// what is left of the fixture's three matches, and the error count
+		want   []string
+		errors int64
+		orphan bool // of PID 600 when reported
+	}{
+		{name: "gone before cmdline", step: stepListed, pid: 100, remove: "100", want: []string{"300", "600"}, errors: 1, orphan: true},
+		{name: "gone before stat", step: stepMatched, pid: 100, remove: "100", want: []string{"300", "600"}, errors: 1, orphan: true},
+		{name: "stat gone before stat", step: stepMatched, pid: 300, remove: "300/stat", want: []string{"100", "600"}, errors: 1, orphan: true},
+		// The parent exits after the child's stat: the child is still
+		// reported, its orphan flag unknown (false), the failure counted.
+		{name: "parent gone before its status", step: stepStat, pid: 600, remove: "610/status", want: []string{"100", "300", "600"}, errors: 1, orphan: false},
+		// Alive when its stat was read: reported, without a container id.
+		{name: "gone before cgroup", step: stepOrphaned, pid: 600, remove: "600", want: []string{"100", "300", "600"}, errors: 0, orphan: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := fixtureTree(t, "proc_basic")
+			logger := &testutil.CaptureLogger{Name: "inputs.procblocking"}
+			p := newFixturePlugin(t, root, func(p *ProcBlocking) { p.Log = logger })
+			p.scanner.hook = func(step string, pid int64) {
+				if step == tt.step && pid == tt.pid {
+					require.NoError(t, os.RemoveAll(filepath.Join(root, tt.remove)))
+				}
+			}
+			acc := gather(t, p, root)
+			require.Empty(t, acc.Errors, "a vanished process is no error of the gather")
+			var pids []string
+			for _, m := range acc.GetTelegrafMetrics() {
+				if m.Name() != "procblocking" {
+					continue
+				}
+				pids = append(pids, m.Tags()["pid"])
+				if m.Tags()["pid"] == "600" {
+					require.Equal(t, tt.orphan, m.Fields()["orphan"])
+					_, hasID := m.Fields()["container_id"]
+					require.Equal(t, tt.step != stepOrphaned, hasID)
+				}
+			}
+			require.Equal(t, tt.want, pids)
+			scan := scanOf(t, acc)
+			require.Equal(t, true, scan.Fields()["ok"])
+			require.Equal(t, tt.errors, scan.Fields()["errors"])
+			require.Equal(t, int64(len(tt.want)), scan.Fields()["matched"])
+
+			// Logged at debug level only: errors and warnings would make
+			// `telegraf --test` fail for a process that merely exited.
+			require.Empty(t, logger.Errors())
+			require.Empty(t, logger.Warnings())
+			var debug []string
+			for _, e := range logger.Messages() {
+				if e.Level == testutil.LevelDebug {
+					debug = append(debug, e.Text)
+				}
+			}
+			if tt.errors > 0 {
+				require.NotEmpty(t, debug)
+			}
+		})
+	}
+}
+
+func TestBrokenFiles(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		content string
+		// pid 100 reported?
+		reported    bool
+		errors      int64
+		orphan      bool
+		containerID bool
+	}{
+		{name: "stat empty", file: "100/stat", content: "", errors: 1},
+		{name: "stat truncated", file: "100/stat", content: "100 (python3) S 1 0 0 0 0 0 0 0 0 0 250", errors: 1},
+		{name: "stat without comm", file: "100/stat", content: "100 python3 S 1 0 0", errors: 1},
+		{name: "stat garbage", file: "100/stat", content: "\x00\xff(((\n))) x y z", errors: 1},
+		{name: "stat non-numeric ppid", file: "100/stat", content: "100 (python3) S one 0 0 0 0 0 0 0 0 0 250 50 0 0 0 0 4 0 100 0 2560", errors: 1},
+		{name: "parent status without NSpid", file: "1/status", content: "Name:\ttini\nPPid:\t0\n", reported: true, errors: 1, containerID: true},
+		{name: "parent status garbage NSpid", file: "1/status", content: "NSpid:\tone\n", reported: true, errors: 1, containerID: true},
+		{name: "parent status truncated", file: "1/status", content: "NSpid:", reported: true, errors: 1, containerID: true},
+		{name: "cgroup garbage", file: "100/cgroup", content: "\xff\x00::::docker/zzz\n", reported: true, orphan: true},
+		{name: "cgroup truncated id", file: "100/cgroup", content: "0::/docker/3f4e0b2c1d9a", reported: true, orphan: true},
+		{name: "cgroup missing", file: "100/cgroup", reported: true, orphan: true},
+		{name: "cmdline missing", file: "100/cmdline", errors: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := fixtureTree(t, "proc_basic")
+			path := filepath.Join(root, tt.file)
+			if tt.content == "" && tt.file != "100/stat" {
+				require.NoError(t, os.Remove(path))
+			} else {
+				require.NoError(t, os.WriteFile(path, []byte(tt.content), 0o600))
+			}
+			p := newFixturePlugin(t, root, nil)
+			acc := gather(t, p, root)
+			require.Empty(t, acc.Errors)
+			var got telegraf.Metric
+			for _, m := range acc.GetTelegrafMetrics() {
+				if m.Name() == "procblocking" && m.Tags()["pid"] == "100" {
+					got = m
+				}
+			}
+			require.Equal(t, tt.reported, got != nil)
+			if got != nil {
+				require.Equal(t, tt.orphan, got.Fields()["orphan"])
+				_, hasID := got.Fields()["container_id"]
+				require.Equal(t, tt.containerID, hasID)
+			}
+			scan := scanOf(t, acc)
+			require.Equal(t, true, scan.Fields()["ok"])
+			require.Equal(t, tt.errors, scan.Fields()["errors"])
+		})
+	}
+}
+
+func TestManyMatchingProcesses(t *testing.T) {
+	const n = 2000
+	root := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(root, "stat"), []byte("cpu  1 0 1 10 0 0 0 0 0 0\nbtime 1700000000\n"), 0o600))
+	write := func(pid int, cmdline, stat, status string) {
+		dir := filepath.Join(root, strconv.Itoa(pid))
+		require.NoError(t, os.Mkdir(dir, 0o700))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "cmdline"), []byte(cmdline), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "stat"), []byte(stat), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "status"), []byte(status), 0o600))
+	}
+	write(1, "tini\x00", "1 (tini) S 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 0 1 0 10", "NSpid:\t1\n")
+	for pid := 1000; pid < 1000+n; pid++ {
+		write(pid, "python3\x00-m\x00pytest\x00tests/t"+strconv.Itoa(pid)+".py\x00",
+			strconv.Itoa(pid)+" (python3) S 1 0 0 0 0 0 0 0 0 0 7 3 0 0 0 0 1 0 100 0 10",
+			"NSpid:\t"+strconv.Itoa(pid)+"\n")
+	}
+	p := &ProcBlocking{
+		Patterns:         []string{"pytest"},
+		ProcRoot:         root,
+		CmdlineMaxLength: 512,
+		Log:              testutil.Logger{},
+		now:              func() time.Time { return fixtureNow },
+	}
+	require.NoError(t, p.Init())
+	acc := gather(t, p, root)
+	require.Empty(t, acc.Errors)
+	ms := acc.GetTelegrafMetrics()
+	require.Len(t, ms, n+1)
+	for i, m := range ms[:n] {
+		require.Equal(t, strconv.Itoa(1000+i), m.Tags()["pid"])
+		require.Equal(t, true, m.Fields()["orphan"])
+		require.Equal(t, fixtureNow, m.Time())
+	}
+	scan := scanOf(t, acc)
+	require.Equal(t, true, scan.Fields()["ok"])
+	require.Equal(t, int64(n), scan.Fields()["matched"])
+	require.Equal(t, int64(n+1), scan.Fields()["processes"])
+	require.Equal(t, int64(0), scan.Fields()["errors"])
+}
+
+func TestNonMatchingProcessAllocatesNothing(t *testing.T) {
+	root := fixtureTree(t, "proc_basic")
+	p := newFixturePlugin(t, root, nil)
+	dirfd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(dirfd)
+	var res scanResult
+	parents := parentCache{}
+	name := []byte("200")
+	allocs := testing.AllocsPerRun(100, func() {
+		_, ok := p.scanner.process(dirfd, name, 200, 1700000000, parents, &res)
+		if ok {
+			panic("200 must not match")
+		}
+	})
+	require.Zero(t, allocs)
+	require.Zero(t, res.errors)
+}
+
+func TestInitErrors(t *testing.T) {
+	root := fixtureTree(t, "proc_basic")
+	notProc := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(notProc, "stat"), []byte("cpu  1 2 3 4 0 0 0 0 0 0\nintr 0\n"), 0o600))
+	tests := []struct {
+		name   string
+		modify func(*ProcBlocking)
+		want   string
+	}{
+		{"no patterns", func(p *ProcBlocking) { p.Patterns = nil }, "invalid 'patterns'"},
+		{"empty pattern", func(p *ProcBlocking) { p.Patterns = []string{"pytest", ""} }, `invalid 'patterns' entry 1 ""`},
+		{"bad regex", func(p *ProcBlocking) { p.Patterns = []string{"py(test"}; p.PatternType = "regex" }, `invalid 'patterns' entry 0 "py(test"`},
+		{"unknown pattern_type", func(p *ProcBlocking) { p.PatternType = "glob" }, `invalid 'pattern_type' "glob": want "substring" or "regex"`},
+		{"negative min_age", func(p *ProcBlocking) { p.MinAge = config.Duration(-time.Second) }, `invalid 'min_age' "-1s"`},
+		{"cmdline_max_length too small", func(p *ProcBlocking) { p.CmdlineMaxLength = 15 }, `invalid 'cmdline_max_length' 15`},
+		{"cmdline_max_length zero", func(p *ProcBlocking) { p.CmdlineMaxLength = 0 }, `invalid 'cmdline_max_length' 0`},
+		{"bad redact regex", func(p *ProcBlocking) { p.Redact = []string{"a["} }, `invalid 'redact' entry 0 "a["`},
+		{"proc_root missing", func(p *ProcBlocking) { p.ProcRoot = filepath.Join(root, "nope") }, `invalid 'proc_root' "` + filepath.Join(root, "nope") + `"`},
+		{"proc_root without btime", func(p *ProcBlocking) { p.ProcRoot = notProc }, `invalid 'proc_root' "` + notProc + `": not a proc filesystem`},
+		{"proc_root a file", func(p *ProcBlocking) { p.ProcRoot = filepath.Join(root, "stat") }, `invalid 'proc_root'`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &ProcBlocking{
+				Patterns:         []string{"pytest"},
+				PatternType:      "substring",
+				ProcRoot:         root,
+				CmdlineMaxLength: 512,
+				Log:              testutil.Logger{},
+			}
+			tt.modify(p)
+			require.ErrorContains(t, p.Init(), tt.want)
+		})
+	}
+}
+
+func TestHostProcEnv(t *testing.T) {
+	root := fixtureTree(t, "proc_basic")
+	t.Setenv("HOST_PROC", root)
+	p := &ProcBlocking{Patterns: []string{"pytest"}, CmdlineMaxLength: 512, Log: testutil.Logger{}}
+	require.NoError(t, p.Init())
+	require.Equal(t, root, p.root)
+
+	t.Setenv("HOST_PROC", t.TempDir())
+	p = &ProcBlocking{Patterns: []string{"pytest"}, CmdlineMaxLength: 512, Log: testutil.Logger{}}
+	require.ErrorContains(t, p.Init(), "$HOST_PROC")
+}
+
+func TestSampleConfig(t *testing.T) {
+	c := config.NewConfig()
+	require.NoError(t, c.LoadConfigData([]byte(sampleConfig), "sample.conf"))
+	require.Len(t, c.Inputs, 1)
+	p, ok := c.Inputs[0].Input.(*ProcBlocking)
+	require.True(t, ok)
+	require.Equal(t, []string{"pytest"}, p.Patterns)
+	require.Equal(t, "substring", p.PatternType)
+	require.Equal(t, 512, p.CmdlineMaxLength)
+
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	require.Contains(t, string(readme), sampleConfig, "README.md must contain sample.conf word for word")
+}
+
+func TestLongAndInvalidCmdlines(t *testing.T) {
+	tests := []struct {
+		name    string
+		cmdline string
+		matched bool
+		want    string // prefix of the reported cmdline
+	}{
+		{
+			// The pattern sits after 100 kB: the read buffer must grow.
+			name:    "100 kB",
+			cmdline: "python3\x00" + strings.Repeat("a", 100_000) + "\x00pytest\x00",
+			matched: true,
+			want:    "python3 aaaa",
+		},
+		{
+			name:    "non-UTF-8",
+			cmdline: "py\xff\xfe\x00-m\x00pytest\x00--token=\xc3\x00",
+			matched: true,
+			want:    "py\uFFFD -m pytest --token=***", // a run of invalid bytes becomes one U+FFFD
+		},
+		{
+			// Only the first MiB is read and matched.
+			name:    "pattern past 1 MiB",
+			cmdline: "python3\x00" + strings.Repeat("b", 1<<20) + "\x00pytest\x00",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := fixtureTree(t, "proc_basic")
+			require.NoError(t, os.WriteFile(filepath.Join(root, "100", "cmdline"), []byte(tt.cmdline), 0o600))
+			p := newFixturePlugin(t, root, nil)
+			acc := gather(t, p, root)
+			require.Empty(t, acc.Errors)
+			var got telegraf.Metric
+			for _, m := range acc.GetTelegrafMetrics() {
+				if m.Name() == "procblocking" && m.Tags()["pid"] == "100" {
+					got = m
+				}
+			}
+			require.Equal(t, tt.matched, got != nil)
+			if got == nil {
+				return
+			}
+			cmdline := got.Fields()["cmdline"].(string)
+			require.True(t, utf8.ValidString(cmdline))
+			require.LessOrEqual(t, utf8.RuneCountInString(cmdline), 512)
+			require.True(t, strings.HasPrefix(cmdline, tt.want), cmdline)
+		})
+	}
+}
+
+// The matched process and its parent exit after the stat was read and a new
+// process takes the PID: the new one was never matched, so nothing is
+// reported for that PID.
+func TestPIDReusedMidScan(t *testing.T) {
+	root := fixtureTree(t, "proc_basic")
+	p := newFixturePlugin(t, root, nil)
+	p.scanner.hook = func(step string, pid int64) {
+		if step == stepStat && pid == 600 {
+			require.NoError(t, os.Remove(filepath.Join(root, "610", "status")))
+			writeStat(t, root, 600, 1, 0, 360100)
+		}
+	}
+	acc := gather(t, p, root)
+	require.Empty(t, acc.Errors)
+	var pids []string
+	for _, m := range acc.GetTelegrafMetrics() {
+		if m.Name() == "procblocking" {
+			pids = append(pids, m.Tags()["pid"])
+		}
+	}
+	require.Equal(t, []string{"100", "300"}, pids)
+	require.Equal(t, int64(1), scanOf(t, acc).Fields()["errors"])
+}

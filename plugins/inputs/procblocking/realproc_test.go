@@ -1,0 +1,193 @@
+//go:build linux
+
+package procblocking
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/prometheus/procfs"
+	"github.com/stretchr/testify/require"
+)
+
+// startNamed starts `sleep 600` under an argv[0] that reads like a test run
+// and waits for the exec, so its command line is the one asserted.
+func startNamed(t *testing.T, argv0 string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("bash", "-c", `exec -a "$0" sleep 600`, argv0)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+	})
+	waitCmdline(t, cmd.Process.Pid, argv0)
+	return cmd
+}
+
+func waitCmdline(t *testing.T, pid int, want string) {
+	t.Helper()
+	for range 1000 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && strings.Contains(string(b), want) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("pid %d never showed %q in its cmdline", pid, want)
+}
+
+func newRealPlugin(t *testing.T, pattern string) *ProcBlocking {
+	t.Helper()
+	p := &ProcBlocking{
+		Patterns:         []string{pattern},
+		ProcRoot:         "/proc",
+		CmdlineMaxLength: 512,
+		Log:              testutil.Logger{},
+	}
+	require.NoError(t, p.Init())
+	return p
+}
+
+func gatherReal(t *testing.T, p *ProcBlocking) map[string]telegraf.Metric {
+	t.Helper()
+	var acc testutil.Accumulator
+	require.NoError(t, p.Gather(&acc))
+	require.Empty(t, acc.Errors)
+	byPID := map[string]telegraf.Metric{}
+	for _, m := range acc.GetTelegrafMetrics() {
+		if m.Name() == "procblocking" {
+			byPID[m.Tags()["pid"]] = m
+		}
+	}
+	last := acc.GetTelegrafMetrics()[len(acc.GetTelegrafMetrics())-1]
+	require.Equal(t, "procblocking_scan", last.Name())
+	require.Equal(t, true, last.Fields()["ok"])
+	require.Equal(t, int64(len(byPID)), last.Fields()["matched"])
+	require.Greater(t, last.Fields()["processes"], int64(1))
+	return byPID
+}
+
+func TestRealProcess(t *testing.T) {
+	// Unique per test run so that concurrent runs on the machine do not mix.
+	target := fmt.Sprintf("tests/x_%d.py", os.Getpid())
+	argv0 := "python3 -m pytest " + target
+	before := time.Now()
+	cmd := startNamed(t, argv0)
+	pid := cmd.Process.Pid
+
+	p := newRealPlugin(t, target)
+	got := gatherReal(t, p)
+	require.Len(t, got, 1)
+	m, ok := got[strconv.Itoa(pid)]
+	require.True(t, ok, "pid %d not reported: %v", pid, got)
+	require.Equal(t, target, m.Tags()["pattern"])
+	require.Equal(t, int64(os.Getpid()), m.Fields()["ppid"])
+	require.Equal(t, false, m.Fields()["orphan"])
+	require.Equal(t, argv0+" 600", m.Fields()["cmdline"])
+	require.Equal(t, "sleep", m.Fields()["comm"])
+	require.Equal(t, int64(1), m.Fields()["threads"])
+	require.Positive(t, m.Fields()["rss_bytes"])
+
+	// created_at agrees with procfs's own reading of the start time.
+	fs, err := procfs.NewFS("/proc")
+	require.NoError(t, err)
+	proc, err := fs.Proc(pid)
+	require.NoError(t, err)
+	st, err := proc.Stat()
+	require.NoError(t, err)
+	start, err := st.StartTime()
+	require.NoError(t, err)
+	createdAt := m.Fields()["created_at"].(int64)
+	require.InDelta(t, start, float64(createdAt)/1e9, 1e-3)
+
+	// btime has whole seconds, so the start may read up to a second early.
+	age := m.Fields()["age_seconds"].(float64)
+	require.GreaterOrEqual(t, age, 0.0)
+	require.LessOrEqual(t, age, time.Since(before).Seconds()+1.01)
+	require.InDelta(t, float64(m.Time().UnixNano()-createdAt)/1e9, age, 1e-6)
+
+	require.NoError(t, cmd.Process.Kill())
+	_, _ = cmd.Process.Wait()
+	got = gatherReal(t, p)
+	require.Empty(t, got, "a killed process is no longer reported")
+}
+
+func TestRealOrphanInPIDNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skipf("needs root: unshare --pid creates a PID namespace")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skipf("unshare not installed: %v", err)
+	}
+	target := fmt.Sprintf("tests/y_%d.py", os.Getpid())
+	argv0 := "python3 -m pytest " + target
+	// The namespace's init (sh, then sleep) starts the pytest-like grandchild
+	// from a subshell that exits at once: the grandchild is reparented onto
+	// the init, as onto tini in a container. --kill-child takes the
+	// namespace down with the unshare process.
+	ns := exec.Command("unshare", "--pid", "--fork", "--kill-child", "bash", "-c",
+		`( exec -a "$0" sleep 600 & ); exec sleep 600`, argv0)
+	require.NoError(t, ns.Start())
+	t.Cleanup(func() {
+		_ = ns.Process.Kill()
+		_, _ = ns.Process.Wait()
+	})
+
+	// An ordinary child of this test with the same kind of command line.
+	child := startNamed(t, argv0+" --ordinary")
+
+	fs, err := procfs.NewFS("/proc")
+	require.NoError(t, err)
+	var initPID int
+	for range 1000 {
+		procs, err := fs.AllProcs()
+		require.NoError(t, err)
+		for _, pr := range procs {
+			if st, err := pr.Stat(); err == nil && st.PPID == ns.Process.Pid {
+				initPID = pr.PID
+			}
+		}
+		if initPID != 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.NotZero(t, initPID, "namespace init not found")
+	t.Cleanup(func() { _ = syscall.Kill(initPID, syscall.SIGKILL) })
+
+	p := newRealPlugin(t, target)
+	var orphan telegraf.Metric
+	for range 1000 {
+		for pid, m := range gatherReal(t, p) {
+			if pid != strconv.Itoa(child.Process.Pid) && m.Fields()["ppid"] == int64(initPID) {
+				orphan = m
+			}
+		}
+		if orphan != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.NotNil(t, orphan, "grandchild never reparented onto the namespace init %d", initPID)
+	grandchild, err := strconv.Atoi(orphan.Tags()["pid"])
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = syscall.Kill(grandchild, syscall.SIGKILL) })
+
+	require.Equal(t, true, orphan.Fields()["orphan"])
+	require.Equal(t, argv0+" 600", orphan.Fields()["cmdline"])
+
+	got := gatherReal(t, p)
+	ordinary, ok := got[strconv.Itoa(child.Process.Pid)]
+	require.True(t, ok)
+	require.Equal(t, false, ordinary.Fields()["orphan"])
+	require.Equal(t, int64(os.Getpid()), ordinary.Fields()["ppid"])
+	require.Equal(t, true, got[orphan.Tags()["pid"]].Fields()["orphan"])
+}

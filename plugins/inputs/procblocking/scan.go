@@ -1,0 +1,281 @@
+//go:build linux
+
+package procblocking
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// maxCmdline caps the bytes of one command line read and matched; the
+	// kernel allows a few MiB of arguments, nobody needs them all to match.
+	maxCmdline = 1 << 20
+	// maxSmallFile caps stat, status and cgroup reads.
+	maxSmallFile = 64 << 10
+)
+
+// Steps of the walk at which the test hook runs.
+const (
+	stepListed   = "listed"   // after readdir, before cmdline
+	stepMatched  = "matched"  // after cmdline, before stat
+	stepStat     = "stat"     // after stat, before the parent's status
+	stepOrphaned = "orphaned" // after the parent's status, before cgroup
+)
+
+// procInfo is what one scan learns about one matching process.
+type procInfo struct {
+	pid         int64
+	pattern     string
+	createdAtNs int64
+	cpuSeconds  float64
+	stat        procStat
+	orphan      bool
+	cmdline     string
+	containerID string
+}
+
+type scanResult struct {
+	procs     []procInfo
+	processes int64
+	errors    int64
+}
+
+// scanner walks a proc tree. Its buffers live across scans so that a process
+// that does not match costs a few syscalls and no allocation.
+type scanner struct {
+	root     string
+	selfPID  int64
+	matcher  *matcher
+	redactor *redactor
+	debugf   func(format string, args ...any)
+	hook     func(step string, pid int64)
+
+	dirBuf []byte // getdents records
+	path   []byte // NUL-terminated "<pid>/<file>" relative to the root fd
+	raw    []byte // cmdline as read
+	joined []byte // cmdline with NULs turned into spaces, matched on
+	file   []byte // stat, status or cgroup
+}
+
+func newScanner(root string, m *matcher, r *redactor, debugf func(string, ...any)) *scanner {
+	return &scanner{
+		root:     root,
+		matcher:  m,
+		redactor: r,
+		debugf:   debugf,
+		dirBuf:   make([]byte, 32<<10),
+		path:     make([]byte, 0, 64),
+		raw:      make([]byte, 0, 4<<10),
+		joined:   make([]byte, 0, 4<<10),
+		file:     make([]byte, 0, 4<<10),
+	}
+}
+
+// scan walks every PID under the root once. It fails as a whole only when the
+// root itself or its btime cannot be read; a process that vanishes or cannot
+// be read mid-walk is counted in errors and skipped.
+func (s *scanner) scan() (scanResult, error) {
+	var res scanResult
+	btime, err := readBtime(s.root)
+	if err != nil {
+		return res, fmt.Errorf("reading btime: %w", err)
+	}
+	dirfd, err := unix.Open(s.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return res, fmt.Errorf("opening proc root: %w", err)
+	}
+	defer unix.Close(dirfd)
+
+	parents := make(parentCache)
+	for {
+		n, err := unix.ReadDirent(dirfd, s.dirBuf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return res, fmt.Errorf("reading proc root: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+		for off := 0; off+19 <= n; {
+			reclen := int(binary.NativeEndian.Uint16(s.dirBuf[off+16:]))
+			if reclen < 19 || off+reclen > n {
+				return res, fmt.Errorf("reading proc root: bad directory record length %d", reclen)
+			}
+			ino := binary.NativeEndian.Uint64(s.dirBuf[off:])
+			typ := s.dirBuf[off+18]
+			name := s.dirBuf[off+19 : off+reclen]
+			off += reclen
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			pid, ok := parsePID(name)
+			if !ok || ino == 0 || (typ != unix.DT_DIR && typ != unix.DT_UNKNOWN) {
+				continue
+			}
+			res.processes++
+			if pid == s.selfPID {
+				continue
+			}
+			if info, ok := s.process(dirfd, name, pid, btime, parents, &res); ok {
+				res.procs = append(res.procs, info)
+			}
+		}
+	}
+	slices.SortFunc(res.procs, func(a, b procInfo) int { return cmp.Compare(a.pid, b.pid) })
+	return res, nil
+}
+
+// process looks at one PID. Everything up to the match is allocation-free.
+func (s *scanner) process(dirfd int, name []byte, pid int64, btime uint64, parents parentCache, res *scanResult) (procInfo, bool) {
+	s.step(stepListed, pid)
+	raw, err := s.read(dirfd, name, "cmdline", &s.raw, maxCmdline)
+	if err != nil {
+		s.fail(res, pid, "cmdline", err)
+		return procInfo{}, false
+	}
+	s.joined = joinInPlace(s.joined, raw)
+	idx := s.matcher.match(s.joined)
+	if idx < 0 {
+		return procInfo{}, false
+	}
+
+	s.step(stepMatched, pid)
+	st, err := s.readStat(dirfd, name)
+	if err != nil {
+		s.fail(res, pid, "stat", err)
+		return procInfo{}, false
+	}
+	info := procInfo{
+		pid:         pid,
+		pattern:     s.matcher.patterns[idx],
+		cmdline:     s.redactor.render(raw),
+		createdAtNs: int64(btime)*1e9 + int64(st.startTime)*(1e9/userHZ),
+	}
+
+	s.step(stepStat, pid)
+	readStatus := func(ppid int64) ([]byte, error) { return s.readStatus(dirfd, ppid) }
+	orphan, err := parents.isOrphan(st.ppid, readStatus)
+	if err != nil {
+		// The parent may have exited and the process been reparented: look
+		// again once, so that a process that is still there is not lost.
+		again, errAgain := s.readStat(dirfd, name)
+		if errAgain != nil {
+			s.fail(res, pid, "stat", errAgain)
+			return procInfo{}, false
+		}
+		if again.startTime != st.startTime {
+			// Another process got the PID: the matched one is gone.
+			s.fail(res, pid, "stat", unix.ESRCH)
+			return procInfo{}, false
+		}
+		st = again
+		if orphan, err = parents.isOrphan(st.ppid, readStatus); err != nil {
+			s.fail(res, pid, "parent status", err)
+			orphan = false
+		}
+	}
+	info.stat = st
+	info.orphan = orphan
+	info.cpuSeconds = float64(st.utime+st.stime) / userHZ
+
+	s.step(stepOrphaned, pid)
+	// The container id is optional: a process that was alive for its stat is
+	// reported even when its cgroup cannot be read.
+	if cg, err := s.read(dirfd, name, "cgroup", &s.file, maxSmallFile); err == nil {
+		info.containerID = parseContainerID(cg)
+	} else {
+		s.debugf("pid %d: reading cgroup: %v", pid, err)
+	}
+	return info, true
+}
+
+func (s *scanner) step(step string, pid int64) {
+	if s.hook != nil {
+		s.hook(step, pid)
+	}
+}
+
+func (s *scanner) fail(res *scanResult, pid int64, what string, err error) {
+	res.errors++
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
+		s.debugf("pid %d vanished while reading %s", pid, what)
+		return
+	}
+	s.debugf("pid %d: reading %s: %v", pid, what, err)
+}
+
+func (s *scanner) readStat(dirfd int, name []byte) (procStat, error) {
+	b, err := s.read(dirfd, name, "stat", &s.file, maxSmallFile)
+	if err != nil {
+		return procStat{}, err
+	}
+	return parseStat(b)
+}
+
+// readStatus reads /proc/<pid>/status into the shared file buffer.
+func (s *scanner) readStatus(dirfd int, pid int64) ([]byte, error) {
+	var name [20]byte
+	return s.read(dirfd, strconv.AppendInt(name[:0], pid, 10), "status", &s.file, maxSmallFile)
+}
+
+// read reads <pid>/<file> below the root fd into *buf, growing it up to
+// limit; beyond the limit the content is cut. No allocation once *buf has
+// grown to fit.
+func (s *scanner) read(dirfd int, pid []byte, file string, buf *[]byte, limit int) ([]byte, error) {
+	s.path = append(s.path[:0], pid...)
+	s.path = append(s.path, '/')
+	s.path = append(s.path, file...)
+	s.path = append(s.path, 0)
+	fd, err := openat(dirfd, s.path)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	b := (*buf)[:0]
+	for {
+		if len(b) == cap(b) {
+			if cap(b) >= limit {
+				break
+			}
+			grown := make([]byte, len(b), min(2*cap(b)+512, limit))
+			copy(grown, b)
+			b = grown
+		}
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			*buf = b
+			return nil, err
+		}
+		if n == 0 {
+			break
+		}
+		b = b[:len(b)+n]
+	}
+	*buf = b
+	return b, nil
+}
+
+// openat opens a NUL-terminated path relative to dirfd without converting it
+// to a string, which unix.Openat would allocate.
+func openat(dirfd int, path []byte) (int, error) {
+	fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(&path[0])),
+		uintptr(unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NOFOLLOW), 0, 0, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
+}
