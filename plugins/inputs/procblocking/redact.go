@@ -12,6 +12,12 @@ const mask = "***"
 // secretKey matches the name of an option or variable that carries a secret.
 const secretKey = `[^\s=]*(?:passw(?:or)?d|pwd|token|secret|api[-_]?key|credentials?|auth)[^\s=]*`
 
+// secretHints are substrings at least one of which every built-in rule needs
+// to match: a URL's "://" or the start of a word of secretKey. Most command
+// lines hold none, and checking for them is far cheaper than the four
+// case-insensitive regexes.
+var secretHints = []string{"://", "passw", "pwd", "token", "secret", "api", "credential", "auth"}
+
 // builtinRules mask secrets in a command line whose arguments are joined by
 // spaces. Each keeps the name and replaces the value with the mask.
 var builtinRules = []struct {
@@ -57,8 +63,10 @@ func newRedactor(custom []string, maxLength int) (*redactor, error) {
 // redact masks secrets in a valid UTF-8 command line: built-in rules first,
 // then the custom ones.
 func (r *redactor) redact(cmdline string) string {
-	for _, rule := range builtinRules {
-		cmdline = rule.re.ReplaceAllString(cmdline, rule.repl)
+	if mayHoldSecret(cmdline) {
+		for _, rule := range builtinRules {
+			cmdline = rule.re.ReplaceAllString(cmdline, rule.repl)
+		}
 	}
 	for _, re := range r.custom {
 		cmdline = re.ReplaceAllLiteralString(cmdline, mask)
@@ -84,4 +92,31 @@ func truncateRunes(s string, n int) string {
 		count++
 	}
 	return s
+}
+
+// mayHoldSecret reports whether a built-in rule could match. Non-ASCII text
+// always goes to the regexes: their (?i) folds letters such as U+017F to 's'.
+func mayHoldSecret(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	for _, hint := range secretHints {
+		if containsFoldASCII(s, hint) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFoldASCII is strings.Contains ignoring ASCII case, without the
+// allocation of lowering the haystack.
+func containsFoldASCII(s, substr string) bool {
+	for i := 0; i+len(substr) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(substr)], substr) {
+			return true
+		}
+	}
+	return false
 }
