@@ -357,9 +357,10 @@ func (m *Machine) decideInto(s *source, add func(Kind, Snapshot)) {
 		m.changed()
 		add(KindAlert, p.snapshot())
 	}
+	n := len(s.pending)
 	clear(s.pending)
 	s.pending = s.pending[:0]
-	if cap(s.pending) > 1024 {
+	if cap(s.pending) > 1024 && cap(s.pending) > 4*n {
 		s.pending = nil // do not keep a huge buffer after a storm
 	}
 }
