@@ -36,7 +36,9 @@ func waitCmdline(t *testing.T, pid int, want string) {
 	t.Helper()
 	for range 1000 {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err == nil && strings.Contains(string(b), want) {
+		// The argument must lead: before the exec, bash's own command line
+		// holds the same text as a later argument.
+		if err == nil && strings.HasPrefix(string(b), want+"\x00") {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
