@@ -12,8 +12,11 @@ BENCHCOUNT ?= 5
 
 all: build
 
+# The project's version for --version: the git description when there is one.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/telegraf-procblocking
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/telegraf-procblocking
 
 ## test: everything CI runs. Installs what the tests need (InfluxDB) first.
 test: test-deps lint
@@ -23,11 +26,13 @@ test: test-deps lint
 test-deps:
 	scripts/install-test-deps.sh
 
+## run: the watchdog on its embedded default config (pytest older than 60m, alerts on stdout).
 run: build
 	$(BIN)
 
+## demo: alert, realert and recovery of a pytest-like orphan within a minute.
 demo: build
-	scripts/demo.sh
+	BIN=$(BIN) scripts/demo.sh
 
 ## bench: the scan and processor benchmarks (see docs/benchmarks.md).
 bench:
@@ -36,6 +41,7 @@ bench:
 fuzz:
 	FUZZTIME=60s scripts/fuzz.sh
 
+## soak: the real binary for 10 minutes over 500 processes that come and go.
 soak: build
 	$(GO) test -tags soak -run Soak -count=1 -timeout 30m -v ./e2e/
 

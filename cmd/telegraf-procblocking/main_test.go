@@ -1,0 +1,326 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf/config"
+)
+
+// binPath is the binary built once for the tests that run it as a process.
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "telegraf-procblocking-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "telegraf-procblocking")
+	build := exec.Command("go", "build", "-ldflags", "-X main.version=v0.0.0-test", "-o", binPath, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the binary:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer collects a process's output while it runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// agentProc is a running binary; the cleanup kills it by PID if the test did not end it.
+type agentProc struct {
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan error
+}
+
+func startBinary(t *testing.T, env []string, args ...string) *agentProc {
+	t.Helper()
+	p := &agentProc{cmd: exec.Command(binPath, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	require.NoError(t, p.cmd.Start())
+	pid := p.cmd.Process.Pid
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *agentProc) wait(t *testing.T, within time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		return err
+	case <-time.After(within):
+		t.Fatalf("the binary did not exit within %s\nstderr:\n%s", within, p.stderr.String())
+		return nil
+	}
+}
+
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func repoFile(t *testing.T, name string) string {
+	t.Helper()
+	path := filepath.Join("..", "..", name)
+	_, err := os.Stat(path)
+	require.NoError(t, err)
+	return path
+}
+
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(binPath, "--version").CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Equal(t, "telegraf-procblocking v0.0.0-test (Telegraf v1.37.2)\n", string(out))
+}
+
+func TestSampleConfig(t *testing.T) {
+	out, err := exec.Command(binPath, "--sample-config").Output()
+	require.NoError(t, err)
+	for _, table := range []string{
+		"[[inputs.procblocking]]", "[[processors.alertstate]]", "[[outputs.telegram]]",
+		"[[outputs.influxdb]]", "[[outputs.influxdb_v2]]", "[[outputs.file]]", "[[outputs.http]]", "[[outputs.discard]]",
+	} {
+		require.Contains(t, string(out), table)
+	}
+	// Nothing beyond what plugins.go imports: no `all` import slipped in.
+	require.NotContains(t, string(out), "[[inputs.cpu]]")
+}
+
+func TestEmbeddedDefaultConfigParses(t *testing.T) {
+	c := config.NewConfig()
+	require.NoError(t, c.LoadConfigData(defaultConfig, defaultConfigName))
+	require.Equal(t, []string{"procblocking"}, c.InputNames())
+	require.Equal(t, []string{"alertstate"}, c.ProcessorNames())
+	require.Equal(t, []string{"file"}, c.OutputNames())
+}
+
+func TestExampleConfigsParse(t *testing.T) {
+	t.Setenv("TELEGRAM_BOT_TOKEN", "123:example")
+	t.Setenv("TELEGRAM_CHAT_ID", "-1001")
+	t.Setenv("INFLUXDB_URL", "http://127.0.0.1:8086")
+
+	t.Run("telegraf.conf.example", func(t *testing.T) {
+		c := config.NewConfig()
+		require.NoError(t, c.LoadAll(repoFile(t, "telegraf.conf.example")))
+		require.Equal(t, []string{"procblocking"}, c.InputNames())
+		require.Equal(t, []string{"alertstate"}, c.ProcessorNames())
+		require.ElementsMatch(t, []string{"telegram", "influxdb"}, c.OutputNames())
+		require.Equal(t, config.Duration(30*time.Second), c.Agent.Interval)
+		require.NotEmpty(t, c.Agent.Statefile)
+		require.NotNil(t, c.Persister)
+	})
+	t.Run("telegraf.d/procblocking.conf", func(t *testing.T) {
+		c := config.NewConfig()
+		require.NoError(t, c.LoadAll(repoFile(t, "telegraf.d/procblocking.conf")))
+		require.Equal(t, []string{"procblocking"}, c.InputNames())
+		require.Equal(t, []string{"alertstate"}, c.ProcessorNames())
+		require.Equal(t, []string{"telegram"}, c.OutputNames())
+		// A drop-in leaves [agent] to the directory's main file.
+		data, err := os.ReadFile(repoFile(t, "telegraf.d/procblocking.conf"))
+		require.NoError(t, err)
+		require.NotRegexp(t, `(?m)^\s*\[agent\]`, string(data))
+	})
+}
+
+func TestStartsOnEmbeddedDefaultAndStopsOnSignal(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			p := startBinary(t, nil)
+			waitFor(t, 30*time.Second, "the start-up line naming the config", func() bool {
+				return strings.Contains(p.stderr.String(), "Running config: embedded default.conf")
+			})
+			waitFor(t, 30*time.Second, "the agent to run", func() bool {
+				return strings.Contains(p.stderr.String(), "Loaded outputs: file")
+			})
+			require.NoError(t, p.cmd.Process.Signal(sig))
+			require.NoError(t, p.wait(t, 30*time.Second), p.stderr.String())
+		})
+	}
+}
+
+func TestBadConfigExitsNonZeroNamingFileLineAndOption(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		conf string
+		want []string
+	}{
+		{
+			name: "unknown option",
+			conf: "[agent]\n  interval = \"1s\"\n\n[[inputs.procblocking]]\n  patterns = [\"pytest\"]\n  no_such_option = 1\n\n[[outputs.discard]]\n",
+			want: []string{"bad.conf", "line 4", "no_such_option"},
+		},
+		{
+			name: "invalid value",
+			conf: "[agent]\n  interval = \"1s\"\n\n[[inputs.procblocking]]\n  patterns = [\"pytest\"]\n  pattern_type = \"glob\"\n\n[[outputs.discard]]\n",
+			want: []string{"bad.conf:4", "pattern_type", "glob"},
+		},
+		{
+			name: "toml syntax",
+			conf: "[agent]\n  interval = \n",
+			want: []string{"bad.conf", "line 3", "invalid TOML syntax"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, "bad.conf")
+			require.NoError(t, os.WriteFile(path, []byte(tt.conf), 0o600))
+			out, err := exec.Command(binPath, "--config", path).CombinedOutput()
+			var exitErr *exec.ExitError
+			require.ErrorAs(t, err, &exitErr, string(out))
+			require.NotEqual(t, 0, exitErr.ExitCode())
+			for _, w := range tt.want {
+				require.Contains(t, string(out), w)
+			}
+		})
+	}
+}
+
+func TestConfigDirectoryAndRepeatedConfig(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "agent.conf"),
+		[]byte("[agent]\n  interval = \"1s\"\n  omit_hostname = true\n"), 0o600))
+	confDir := filepath.Join(dir, "telegraf.d")
+	require.NoError(t, os.Mkdir(confDir, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(confDir, "in.conf"),
+		[]byte("[[inputs.procblocking]]\n  patterns = [\"no-process-has-this-e2e-marker-0x5eed\"]\n"), 0o600))
+
+	out, err := exec.Command(binPath, "--config", filepath.Join(dir, "agent.conf"),
+		"--config-directory", confDir, "--test").Output()
+	require.NoError(t, err)
+	// Nothing matches, so the scan summary is the only metric.
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.Len(t, lines, 1, string(out))
+	// --test prefixes each metric with "> ".
+	require.True(t, strings.HasPrefix(lines[0], "> procblocking_scan "), lines[0])
+	require.Contains(t, lines[0], "ok=true")
+}
+
+func TestTestModePrintsMatchingProcess(t *testing.T) {
+	marker := fmt.Sprintf("pytest-cmd-test-%d", os.Getpid())
+	// The name goes through the environment so that only the exec'd process,
+	// not the shell before it, carries the marker.
+	child := exec.Command("bash", "-c", `exec -a "$ARGV0" sleep 300`)
+	child.Env = append(os.Environ(), "ARGV0=python3 -m pytest "+marker)
+	require.NoError(t, child.Start())
+	pid := child.Process.Pid
+	t.Cleanup(func() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		_ = child.Wait()
+	})
+	waitFor(t, 10*time.Second, "the child's argv", func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		return err == nil && bytes.HasPrefix(b, []byte("python3 -m pytest "+marker))
+	})
+
+	conf := filepath.Join(t.TempDir(), "test.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(
+		"[agent]\n  omit_hostname = true\n[[inputs.procblocking]]\n  patterns = [%q]\n", marker)), 0o600))
+	out, err := exec.Command(binPath, "--config", conf, "--test").Output()
+	require.NoError(t, err)
+	require.Contains(t, string(out), fmt.Sprintf("> procblocking,pattern=%s,pid=%d ", marker, pid))
+	require.Contains(t, string(out), "procblocking_scan ")
+}
+
+func TestSighupReloadsConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "reload.conf")
+	write := func(pattern string) {
+		require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(
+			"[agent]\n  interval = \"1s\"\n  flush_interval = \"1s\"\n  omit_hostname = true\n"+
+				"[[inputs.procblocking]]\n  patterns = [%q]\n"+
+				"[[outputs.file]]\n  files = [\"stdout\"]\n  data_format = \"influx\"\n  namepass = [\"procblocking_scan\"]\n", pattern)), 0o600))
+	}
+	write("first-pattern-0x1")
+	p := startBinary(t, nil, "--config", conf)
+	waitFor(t, 30*time.Second, "a scan on stdout", func() bool { return strings.Contains(p.stdout.String(), "procblocking_scan") })
+
+	// Break the config: a reload must read the file again, not reuse the old one.
+	require.NoError(t, os.WriteFile(conf, []byte("[[inputs.procblocking]]\n  patterns = []\n[[outputs.discard]]\n"), 0o600))
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
+	err := p.wait(t, 30*time.Second)
+	require.Error(t, err, "a reload onto an invalid config must stop the agent")
+	require.Contains(t, p.stderr.String(), "Reloading configuration on SIGHUP")
+	require.Contains(t, p.stderr.String(), "patterns")
+
+	// A valid reload keeps running with the new configuration.
+	write("second-pattern-0x2")
+	p = startBinary(t, nil, "--config", conf)
+	waitFor(t, 30*time.Second, "the first start", func() bool { return strings.Count(p.stderr.String(), "Running config:") == 1 })
+	write("third-pattern-0x3")
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
+	waitFor(t, 30*time.Second, "the second start", func() bool { return strings.Count(p.stderr.String(), "Running config:") == 2 })
+	seen := len(p.stdout.String())
+	waitFor(t, 30*time.Second, "a scan after the reload", func() bool {
+		return strings.Contains(p.stdout.String()[seen:], "procblocking_scan")
+	})
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, p.wait(t, 30*time.Second), p.stderr.String())
+}
+
+func TestSigtermWritesTelegrafStatefile(t *testing.T) {
+	dir := t.TempDir()
+	statefile := filepath.Join(dir, "telegraf.state")
+	conf := filepath.Join(dir, "state.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(
+		"[agent]\n  interval = \"1s\"\n  flush_interval = \"1s\"\n  omit_hostname = true\n  statefile = %q\n"+
+			"[[inputs.procblocking]]\n  patterns = [\"no-process-has-this-marker-0x7\"]\n"+
+			"[[processors.alertstate]]\n  threshold = \"1h\"\n  cooldown = \"1h\"\n"+
+			"[[outputs.discard]]\n", statefile)), 0o600))
+	p := startBinary(t, nil, "--config", conf)
+	waitFor(t, 30*time.Second, "the agent to run", func() bool {
+		return strings.Contains(p.stderr.String(), "Loaded outputs: discard")
+	})
+	_, err := os.Stat(statefile)
+	require.ErrorIs(t, err, os.ErrNotExist, "Telegraf writes its statefile only on a clean stop")
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, p.wait(t, 30*time.Second), p.stderr.String())
+	data, err := os.ReadFile(statefile)
+	require.NoError(t, err)
+	require.NotEmpty(t, data)
+}

@@ -1,0 +1,21 @@
+package main
+
+// The upstream plugins these deployments use, imported one by one: an `all`
+// import would compile in several hundred plugins nobody here runs.
+import (
+	_ "github.com/influxdata/telegraf/plugins/outputs/discard"
+	_ "github.com/influxdata/telegraf/plugins/outputs/file"
+	_ "github.com/influxdata/telegraf/plugins/outputs/http"
+	_ "github.com/influxdata/telegraf/plugins/outputs/influxdb"
+	_ "github.com/influxdata/telegraf/plugins/outputs/influxdb_v2"
+	_ "github.com/influxdata/telegraf/plugins/secretstores/docker"
+	_ "github.com/influxdata/telegraf/plugins/secretstores/os"
+	_ "github.com/influxdata/telegraf/plugins/serializers/influx"
+	_ "github.com/influxdata/telegraf/plugins/serializers/json"
+	_ "github.com/influxdata/telegraf/plugins/serializers/template"
+
+	// This project's plugins.
+	_ "github.com/procblocking/procblocking/plugins/inputs/procblocking"
+	_ "github.com/procblocking/procblocking/plugins/outputs/telegram"
+	_ "github.com/procblocking/procblocking/plugins/processors/alertstate"
+)

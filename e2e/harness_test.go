@@ -1,0 +1,374 @@
+// Package e2e runs the real binaries against real processes, a real InfluxDB
+// server and a local server speaking Telegram's sendMessage contract.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// binDir holds the binaries built once for the whole package.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "procblocking-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var (
+	buildMu    sync.Mutex
+	buildCache = map[string]string{}
+)
+
+// buildBinary builds ./cmd/<name> of this module once and returns its path.
+func buildBinary(t testing.TB, name string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if path, ok := buildCache[name]; ok {
+		return path
+	}
+	path := filepath.Join(binDir, name)
+	cmd := exec.Command("go", "build", "-o", path, "./cmd/"+name)
+	cmd.Dir = ".."
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "building %s:\n%s", name, out)
+	buildCache[name] = path
+	return path
+}
+
+func isRoot() bool { return os.Geteuid() == 0 }
+
+// syncBuffer collects a process's output while it runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// proc is a process a test started; the test's cleanup kills it by PID.
+type proc struct {
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan struct{}
+	err    error
+}
+
+func startProc(t testing.TB, env []string, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(name, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	require.NoError(t, p.cmd.Start())
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	pid := p.cmd.Process.Pid
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait waits for the process to exit and returns its error.
+func (p *proc) wait(t testing.TB, within time.Duration) error {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(within):
+		t.Fatalf("%s did not exit within %s\nstderr:\n%s", p.cmd.Path, within, p.stderr.String())
+		return nil
+	}
+}
+
+// kill SIGKILLs the process and reaps it.
+func (p *proc) kill(t testing.TB) {
+	t.Helper()
+	require.NoError(t, syscall.Kill(p.pid(), syscall.SIGKILL))
+	<-p.done
+}
+
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+	return port
+}
+
+// orphan is a pytest-like process whose parent exited: in a new PID
+// namespace (as root) it is reparented onto the namespace's init, like a
+// container's tini; otherwise onto whatever adopts orphans on the host.
+type orphan struct {
+	PID     int
+	Cmdline string
+	Marker  string
+	holder  *proc // unshare, whose death kills the namespace; nil when not root
+}
+
+func startOrphan(t testing.TB, marker string) *orphan {
+	t.Helper()
+	argv0 := "python3 -m pytest tests/test_" + marker + ".py -x"
+	// The name travels in the environment: in the shells' argv it would make
+	// them match the pattern too.
+	env := []string{"ORPHAN_ARGV0=" + argv0}
+	const inner = `( exec -a "$ORPHAN_ARGV0" sleep 3600 & )`
+	o := &orphan{Cmdline: argv0 + " 3600", Marker: marker}
+	if isRoot() {
+		// --kill-child: when unshare dies, the namespace's init and with it
+		// every process of the namespace die too.
+		o.holder = startProc(t, env, "unshare", "--pid", "--fork", "--kill-child",
+			"bash", "-c", inner+"; exec -a 'tini -- pytest' sleep 3600")
+	} else {
+		cmd := exec.Command("bash", "-c", inner)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+	}
+	waitFor(t, 10*time.Second, "the orphan to appear in /proc", func() bool {
+		o.PID = findByMarker(marker)
+		return o.PID > 0
+	})
+	pid := o.PID
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	return o
+}
+
+// findByMarker returns the PID of the one process whose argv[0] holds marker.
+func findByMarker(marker string) int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		argv0, _, _ := bytes.Cut(b, []byte{0})
+		if bytes.Contains(argv0, []byte(marker)) && bytes.HasPrefix(argv0, []byte("python3 -m pytest")) {
+			return pid
+		}
+	}
+	return 0
+}
+
+func (o *orphan) kill(t testing.TB) {
+	t.Helper()
+	require.NoError(t, syscall.Kill(o.PID, syscall.SIGKILL))
+	waitFor(t, 10*time.Second, "the orphan to be gone", func() bool {
+		// A zombie still has a stat file; a reaped process has none.
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", o.PID))
+		return err != nil || bytes.Contains(b, []byte(") Z "))
+	})
+}
+
+// influxServer is a real influxd on 127.0.0.1 with all its data in a temp dir.
+type influxServer struct {
+	URL string
+}
+
+func startInflux(t testing.TB) *influxServer {
+	t.Helper()
+	influxd, err := exec.LookPath("influxd")
+	if err != nil {
+		if !isRoot() {
+			t.Skipf("influxd is not installed and this is not root (make test installs it as root): %v", err)
+		}
+		t.Fatalf("influxd is not installed: run `make test-deps` (scripts/install-test-deps.sh): %v", err)
+	}
+	dir := t.TempDir()
+	httpPort, rpcPort := freePort(t), freePort(t)
+	conf := fmt.Sprintf(`reporting-disabled = true
+bind-address = "127.0.0.1:%d"
+
+[meta]
+  dir = %q
+
+[data]
+  dir = %q
+  wal-dir = %q
+  query-log-enabled = false
+
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:%d"
+  log-enabled = false
+
+[monitor]
+  store-enabled = false
+
+[continuous_queries]
+  enabled = false
+`, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpPort)
+	confPath := filepath.Join(dir, "influxdb.conf")
+	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o600))
+
+	p := startProc(t, nil, influxd, "-config", confPath)
+	s := &influxServer{URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
+	waitFor(t, 60*time.Second, "influxd to answer /ping", func() bool {
+		if p.exited() {
+			t.Fatalf("influxd exited: %v\n%s", p.err, p.stderr.String())
+		}
+		resp, err := http.Get(s.URL + "/ping")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusNoContent
+	})
+	return s
+}
+
+// influxResult is one statement's result of /query.
+type influxResult struct {
+	Series []struct {
+		Name    string            `json:"name"`
+		Tags    map[string]string `json:"tags"`
+		Columns []string          `json:"columns"`
+		Values  [][]any           `json:"values"`
+	} `json:"series"`
+	Error string `json:"error"`
+}
+
+// row is one result row keyed by column, with the series' tags merged in.
+type row map[string]any
+
+func (s *influxServer) query(t testing.TB, db, q string) []row {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/query?" + url.Values{"db": {db}, "q": {q}}.Encode())
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body struct {
+		Results []influxResult `json:"results"`
+		Error   string         `json:"error"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	require.Empty(t, body.Error, q)
+	require.Len(t, body.Results, 1, q)
+	require.Empty(t, body.Results[0].Error, q)
+	var rows []row
+	for _, series := range body.Results[0].Series {
+		for _, values := range series.Values {
+			r := row{}
+			for k, v := range series.Tags {
+				r[k] = v
+			}
+			for i, c := range series.Columns {
+				r[c] = values[i]
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+// num reads a JSON number column as float64.
+func num(t testing.TB, r row, col string) float64 {
+	t.Helper()
+	v, ok := r[col].(float64)
+	require.True(t, ok, "column %q is %T (%v), want a number", col, r[col], r[col])
+	return v
+}
+
+// exitCode returns the exit code of an exited process's error.
+func exitCode(err error) int {
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		return exitErr.ExitCode()
+	}
+	if err == nil {
+		return 0
+	}
+	return -1
+}
+
+// readmeQueries extracts the InfluxQL statements of the README's history
+// section: lines starting with SELECT inside ```sql blocks.
+func readmeQueries(t testing.TB) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "README.md"))
+	require.NoError(t, err)
+	var queries []string
+	in := false
+	for _, line := range strings.Split(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(line, "```sql"):
+			in = true
+		case strings.HasPrefix(line, "```"):
+			in = false
+		case in && strings.HasPrefix(strings.TrimSpace(line), "SELECT"):
+			queries = append(queries, strings.TrimSpace(line))
+		}
+	}
+	return queries
+}

@@ -1,0 +1,196 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/procblocking/procblocking/internal/botapitest"
+)
+
+// shimProc is an execd shim driven as Telegraf's execd plugins drive it:
+// line protocol (or newlines, for an input) on stdin, line protocol on stdout.
+type shimProc struct {
+	*proc
+	stdin io.WriteCloser
+
+	mu    sync.Mutex
+	lines []string
+}
+
+func startShim(t *testing.T, env []string, name, config string) *shimProc {
+	t.Helper()
+	bin := buildBinary(t, name)
+	conf := filepath.Join(t.TempDir(), "plugin.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(config), 0o600))
+
+	cmd := exec.Command(bin, "--config", conf)
+	cmd.Env = append(os.Environ(), env...)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	s := &shimProc{proc: &proc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}, stdin: stdin}
+	cmd.Stderr = s.stderr
+	require.NoError(t, cmd.Start())
+	pid := cmd.Process.Pid
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.lines = append(s.lines, sc.Text())
+			s.mu.Unlock()
+		}
+	}()
+	go func() {
+		<-readDone
+		s.err = cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			<-s.done
+		}
+	})
+	return s
+}
+
+func (s *shimProc) send(t *testing.T, text string) {
+	t.Helper()
+	_, err := io.WriteString(s.stdin, text)
+	require.NoError(t, err)
+}
+
+func (s *shimProc) output() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.lines...)
+}
+
+func withPrefix(lines []string, prefix string) []string {
+	var out []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func TestInputShim(t *testing.T) {
+	marker := fmt.Sprintf("shim%dx%d", os.Getpid(), time.Now().UnixNano()%1_000_000)
+	child := exec.Command("bash", "-c", `exec -a "$ARGV0" sleep 300`)
+	child.Env = append(os.Environ(), "ARGV0=python3 -m pytest tests/test_"+marker+".py")
+	require.NoError(t, child.Start())
+	pid := child.Process.Pid
+	t.Cleanup(func() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		_ = child.Wait()
+	})
+	waitFor(t, 10*time.Second, "the child's argv", func() bool { return findByMarker(marker) == pid })
+
+	s := startShim(t, nil, "procblocking-execd", fmt.Sprintf("[[inputs.procblocking]]\n  patterns = [%q]\n", marker))
+	// signal = "STDIN": each newline is one scan; nothing is gathered before.
+	time.Sleep(300 * time.Millisecond)
+	require.Empty(t, s.output(), "the shim gathered without being asked")
+	for scan := 1; scan <= 2; scan++ {
+		s.send(t, "\n")
+		waitFor(t, 10*time.Second, fmt.Sprintf("scan %d on stdout", scan), func() bool {
+			return len(withPrefix(s.output(), "procblocking_scan")) == scan
+		})
+	}
+	procs := withPrefix(s.output(), "procblocking,")
+	require.Len(t, procs, 2, s.output())
+	for _, l := range procs {
+		require.Contains(t, l, fmt.Sprintf("procblocking,pattern=%s,pid=%d ", marker, pid))
+		require.Contains(t, l, "orphan=false")
+		require.Contains(t, l, fmt.Sprintf(`cmdline="python3 -m pytest tests/test_%s.py 300"`, marker))
+	}
+	// cpu_usage needs a previous gather of the same process.
+	require.NotContains(t, procs[0], "cpu_usage=")
+	require.Contains(t, procs[1], "cpu_usage=")
+	require.Contains(t, withPrefix(s.output(), "procblocking_scan")[0], "ok=true")
+
+	require.NoError(t, s.stdin.Close())
+	require.NoError(t, s.wait(t, 10*time.Second), s.stderr.String())
+}
+
+func TestProcessorShim(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "alertstate.json")
+	s := startShim(t, nil, "alertstate-execd",
+		fmt.Sprintf("[[processors.alertstate]]\n  threshold = \"3s\"\n  cooldown = \"6s\"\n  state_file = %q\n", state))
+
+	const t0 = int64(1_800_000_000_000_000_000)
+	created := t0 - 10_000_000_000
+	proc := func(ts int64, age float64) string {
+		return fmt.Sprintf("procblocking,host=h1,pattern=pytest,pid=4242 age_seconds=%g,cpu_seconds=1.5,created_at=%di,"+
+			"ppid=1i,orphan=true,state=\"S\",comm=\"python3\",threads=1i,rss_bytes=1000i,cmdline=\"python3 -m pytest tests/x.py\" %d\n",
+			age, created, ts)
+	}
+	scan := func(ts int64, matched int) string {
+		return fmt.Sprintf("procblocking_scan,host=h1 processes=100i,matched=%di,errors=0i,duration_ms=1.5,ok=true %d\n", matched, ts)
+	}
+
+	s.send(t, proc(t0, 10)+scan(t0, 1))
+	waitFor(t, 10*time.Second, "the alert event", func() bool { return len(withPrefix(s.output(), "procblocking_alert,")) == 1 })
+	alert := withPrefix(s.output(), "procblocking_alert,")[0]
+	require.Contains(t, alert, "event=alert")
+	require.Contains(t, alert, "pid=4242")
+	require.Contains(t, alert, "host=h1")
+	// The input metrics pass through unchanged for the history.
+	waitFor(t, 10*time.Second, "the metrics passed through", func() bool {
+		return len(withPrefix(s.output(), "procblocking,")) == 1 && len(withPrefix(s.output(), "procblocking_scan,")) == 1
+	})
+	require.Equal(t, strings.TrimSpace(proc(t0, 10)), withPrefix(s.output(), "procblocking,")[0])
+	// The shim never writes Telegraf's statefile: alertstate's own file is there.
+	waitFor(t, 10*time.Second, "alertstate's state file", func() bool { _, err := os.Stat(state); return err == nil })
+
+	// Within the cooldown: nothing; the process gone: one recovery.
+	s.send(t, proc(t0+2e9, 12)+scan(t0+2e9, 1))
+	s.send(t, scan(t0+4e9, 0))
+	waitFor(t, 10*time.Second, "the recovery", func() bool { return len(withPrefix(s.output(), "procblocking_alert,")) == 2 })
+	require.Contains(t, withPrefix(s.output(), "procblocking_alert,")[1], "event=recovery")
+
+	require.NoError(t, s.stdin.Close())
+	require.NoError(t, s.wait(t, 10*time.Second), s.stderr.String())
+	require.Len(t, withPrefix(s.output(), "procblocking_alert,"), 2, s.output())
+}
+
+func TestOutputShim(t *testing.T) {
+	const token = "987654:shim-token"
+	tg := botapitest.New(t, token)
+	s := startShim(t, []string{"SHIM_TELEGRAM_TOKEN=" + token}, "telegram-execd",
+		fmt.Sprintf("[[outputs.telegram]]\n  token = \"${SHIM_TELEGRAM_TOKEN}\"\n  chat_id = \"-100777\"\n  api_url = %q\n", tg.URL()))
+
+	ts := time.Now().UnixNano()
+	s.send(t, fmt.Sprintf("procblocking_alert,event=alert,host=h1,pattern=pytest,pid=4242 message=\"ALERT: blocking process on h1 <pytest> & co\",count=1i,pid=4242i %d\n", ts))
+	s.send(t, fmt.Sprintf("procblocking_alert,event=recovery,host=h1,pattern=pytest,pid=4242 message=\"RECOVERY: blocking process on h1\",count=1i,pid=4242i %d\n", ts+1))
+	// Closing stdin flushes what the shim holds, as when Telegraf stops.
+	require.NoError(t, s.stdin.Close())
+	require.NoError(t, s.wait(t, 30*time.Second), s.stderr.String())
+
+	msgs := tg.Messages()
+	require.Len(t, msgs, 2)
+	require.Equal(t, "-100777", msgs[0].ChatID)
+	require.Contains(t, msgs[0].Text, "ALERT: blocking process on h1")
+	// HTML mode: the fake rejects unescaped markup, so arriving proves escaping.
+	require.Contains(t, msgs[0].Text, "&lt;pytest&gt; &amp; co")
+	require.Contains(t, msgs[1].Text, "RECOVERY")
+	require.NotContains(t, s.stderr.String(), token)
+}
