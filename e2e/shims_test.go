@@ -179,7 +179,7 @@ func TestOutputShim(t *testing.T) {
 		fmt.Sprintf("[[outputs.telegram]]\n  token = \"${SHIM_TELEGRAM_TOKEN}\"\n  chat_id = \"-100777\"\n  api_url = %q\n", tg.URL()))
 
 	ts := time.Now().UnixNano()
-	s.send(t, fmt.Sprintf("procblocking_alert,event=alert,host=h1,pattern=pytest,pid=4242 message=\"ALERT: blocking process on h1 <pytest> & co\",count=1i,pid=4242i %d\n", ts))
+	s.send(t, fmt.Sprintf("procblocking_alert,event=alert,host=h1,pattern=pytest,pid=4242 message=\"ALERT: blocking process on h1\nPID 4242 <pytest> & co\",count=1i,pid=4242i %d\n", ts))
 	s.send(t, fmt.Sprintf("procblocking_alert,event=recovery,host=h1,pattern=pytest,pid=4242 message=\"RECOVERY: blocking process on h1\",count=1i,pid=4242i %d\n", ts+1))
 	// Closing stdin flushes what the shim holds, as when Telegraf stops.
 	require.NoError(t, s.stdin.Close())
@@ -191,6 +191,8 @@ func TestOutputShim(t *testing.T) {
 	require.Contains(t, msgs[0].Text, "ALERT: blocking process on h1")
 	// HTML mode: the fake rejects unescaped markup, so arriving proves escaping.
 	require.Contains(t, msgs[0].Text, "&lt;pytest&gt; &amp; co")
+	// A message spanning lines, as all of alertstate's do, arrives whole.
+	require.Contains(t, msgs[0].Text, "on h1\nPID 4242")
 	require.Contains(t, msgs[1].Text, "RECOVERY")
 	require.NotContains(t, s.stderr.String(), token)
 }

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
+	"github.com/influxdata/telegraf/plugins/common/shim"
+	"github.com/influxdata/telegraf/plugins/serializers/influx"
+	"github.com/stretchr/testify/require"
+
+	"github.com/procblocking/procblocking/internal/botapitest"
+)
+
+const token = "123456:relay-test-token"
+
+func newTelegram(t *testing.T, apiURL string) telegraf.Output {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "telegram.conf")
+	conf := fmt.Sprintf("[[outputs.telegram]]\n  token = %q\n  chat_id = \"4242\"\n  api_url = %q\n  timeout = \"2s\"\n", token, apiURL)
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
+	loaded, err := shim.LoadConfig(&path)
+	require.NoError(t, err)
+	require.NoError(t, shim.New().AddOutput(loaded.Output))
+	require.NoError(t, loaded.Output.Connect())
+	t.Cleanup(func() { _ = loaded.Output.Close() })
+	return loaded.Output
+}
+
+// lineProtocol serializes events as Telegraf's outputs.execd would.
+func lineProtocol(t *testing.T, ms ...telegraf.Metric) []byte {
+	t.Helper()
+	s := &influx.Serializer{}
+	require.NoError(t, s.Init())
+	b, err := s.SerializeBatch(ms)
+	require.NoError(t, err)
+	return b
+}
+
+func event(kind, message string, pid int64, at time.Time) telegraf.Metric {
+	return metric.New("procblocking_alert",
+		map[string]string{"event": kind, "pid": fmt.Sprint(pid), "host": "h1"},
+		map[string]any{"message": message, "count": int64(1), "pid": pid}, at)
+}
+
+// syncBuffer is stderr shared between the relay and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRelayMultiLineEventsSurviveAnOutage(t *testing.T) {
+	api := botapitest.New(t, token)
+	// The first two attempts fail as a Telegram outage would.
+	api.Enqueue(botapitest.Response{Status: 500, Description: "Internal Server Error"},
+		botapitest.Response{Status: 502, Description: "Bad Gateway"})
+
+	in, feed := io.Pipe()
+	var stderr syncBuffer
+	r := &relay{out: newTelegram(t, api.URL()), batchWait: 10 * time.Millisecond, retryEvery: 50 * time.Millisecond, stderr: &stderr}
+	done := make(chan struct{})
+	go func() {
+		r.run(in)
+		close(done)
+	}()
+
+	now := time.Now()
+	// alertstate's messages span lines; the shim's own loop splits on them.
+	_, err := feed.Write(lineProtocol(t,
+		event("alert", "ALERT on h1\nPID 4242, running 2h 03m\ncmdline: pytest -k \"a b\"", 4242, now),
+		event("alert", "ALERT on h1\nPID 4343", 4343, now)))
+	require.NoError(t, err)
+
+	require.Eventually(t, func() bool { return len(api.Messages()) == 2 }, 10*time.Second, 10*time.Millisecond,
+		"both events delivered after the outage; stderr: %s", stderr.String())
+	require.NoError(t, feed.Close())
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the relay did not end when its input closed")
+	}
+
+	msgs := api.Messages()
+	require.Contains(t, msgs[0].Text, "ALERT on h1\nPID 4242, running 2h 03m\ncmdline: pytest -k &quot;a b&quot;")
+	require.Contains(t, msgs[1].Text, "PID 4343")
+	// Two failed attempts, then one that delivered both: nothing sent twice.
+	require.Equal(t, 2+len(msgs), api.Requests())
+	require.Contains(t, stderr.String(), "kept for a retry")
+	require.NotContains(t, stderr.String(), token)
+	require.NotContains(t, stderr.String(), "not line protocol")
+}
+
+func TestRelaySkipsGarbageAndKeepsGoing(t *testing.T) {
+	api := botapitest.New(t, token)
+	var stderr syncBuffer
+	r := &relay{out: newTelegram(t, api.URL()), batchWait: 10 * time.Millisecond, retryEvery: time.Hour, stderr: &stderr}
+
+	input := append([]byte("this is not line protocol\n"), lineProtocol(t, event("recovery", "RECOVERY on h1", 7, time.Now()))...)
+	r.run(bytes.NewReader(input))
+
+	require.Len(t, api.Messages(), 1)
+	require.Contains(t, api.Messages()[0].Text, "RECOVERY on h1")
+	require.Contains(t, stderr.String(), "not line protocol")
+}
+
+func TestRelayReportsWhatIsLeftWhenInputCloses(t *testing.T) {
+	api := botapitest.New(t, token)
+	api.SetDefault(botapitest.Response{Status: 500, Description: "Internal Server Error"})
+	var stderr syncBuffer
+	r := &relay{out: newTelegram(t, api.URL()), batchWait: time.Hour, retryEvery: time.Hour, stderr: &stderr}
+
+	r.run(bytes.NewReader(lineProtocol(t, event("alert", "ALERT", 1, time.Now()))))
+
+	require.Empty(t, api.Messages())
+	require.Contains(t, stderr.String(), "input closed with 1 events undelivered")
+}
