@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/botapitest"
+	"github.com/procblocking/procblocking/internal/proctest"
 )
 
 const e2eToken = "123456:e2e-token-never-in-logs"
@@ -98,15 +99,15 @@ func TestEndToEnd(t *testing.T) {
 
 	// Telegram is down when the first alert fires.
 	tg.SetDefault(botapitest.Response{Status: 500, Description: "Internal Server Error"})
-	agent := startProc(t, env, bin, "--config", conf)
-	waitFor(t, 30*time.Second, "failed sendMessage attempts while Telegram answers 500", func() bool {
-		require.False(t, agent.exited(), "agent exited: %v\n%s", agent.err, agent.stderr.String())
+	agent := proctest.Start(t, env, bin, "--config", conf)
+	proctest.WaitFor(t, 30*time.Second, "failed sendMessage attempts while Telegram answers 500", func() bool {
+		require.False(t, agent.Exited(), "agent exited: %v\n%s", agent.Err(), agent.Stderr.String())
 		return tg.Requests() >= 2
 	})
 	require.Empty(t, tg.Messages())
 	tg.SetDefault(botapitest.Response{})
 
-	waitFor(t, 20*time.Second, "the pending alert once Telegram is back", func() bool { return count(tg.Messages(), "alert") >= 1 })
+	proctest.WaitFor(t, 20*time.Second, "the pending alert once Telegram is back", func() bool { return count(tg.Messages(), "alert") >= 1 })
 	alert := tg.Messages()[0]
 	require.Equal(t, "alert", kindOf(alert.Text), alert.Text)
 	require.Equal(t, "-100123", alert.ChatID)
@@ -120,22 +121,22 @@ func TestEndToEnd(t *testing.T) {
 		require.Contains(t, alert.Text, "Orphaned: ")
 	}
 
-	waitFor(t, 20*time.Second, "the realert after the cooldown", func() bool { return count(tg.Messages(), "realert") >= 1 })
+	proctest.WaitFor(t, 20*time.Second, "the realert after the cooldown", func() bool { return count(tg.Messages(), "realert") >= 1 })
 	realertSeen := time.Now()
 	require.Equal(t, []string{"alert", "realert"}, kinds(tg.Messages()), "the alert delayed by the 500s must arrive exactly once")
 	require.Contains(t, tg.Messages()[1].Text, "PID "+pidTag)
 
 	// The history holds the realert before the agent dies, so that the
 	// queries below do not depend on what a SIGKILL loses in flight.
-	waitFor(t, 20*time.Second, "the realert in InfluxDB", func() bool {
+	proctest.WaitFor(t, 20*time.Second, "the realert in InfluxDB", func() bool {
 		return len(influx.query(t, "procblocking", `SELECT "message" FROM "procblocking_alert" WHERE "event" = 'realert'`)) > 0
 	})
 
 	// SIGKILL while the process is alerted, then restart on the same state.
-	agent.kill(t)
+	agent.Kill(t)
 	killedAt := time.Now()
-	agent = startProc(t, env, bin, "--config", conf)
-	waitFor(t, 20*time.Second, "a scan of the restarted agent in InfluxDB", func() bool {
+	agent = proctest.Start(t, env, bin, "--config", conf)
+	proctest.WaitFor(t, 20*time.Second, "a scan of the restarted agent in InfluxDB", func() bool {
 		q := fmt.Sprintf(`SELECT "matched" FROM "procblocking_scan" WHERE time > %d`, killedAt.UnixNano())
 		return len(influx.query(t, "procblocking", q)) > 0
 	})
@@ -147,21 +148,21 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	orphan.kill(t)
-	waitFor(t, 20*time.Second, "the recovery", func() bool { return count(tg.Messages(), "recovery") >= 1 })
+	proctest.WaitFor(t, 20*time.Second, "the recovery", func() bool { return count(tg.Messages(), "recovery") >= 1 })
 	recoverySeen := time.Now()
 	recovery := tg.Messages()[len(tg.Messages())-1]
 	require.Contains(t, recovery.Text, "PID "+pidTag)
 	require.Contains(t, recovery.Text, orphan.Cmdline)
 	// A few more scans: the recovery must stay the only one.
-	waitFor(t, 20*time.Second, "three scans after the recovery", func() bool {
+	proctest.WaitFor(t, 20*time.Second, "three scans after the recovery", func() bool {
 		q := fmt.Sprintf(`SELECT "matched" FROM "procblocking_scan" WHERE time > %d`, recoverySeen.UnixNano())
 		return len(influx.query(t, "procblocking", q)) >= 3
 	})
 
 	// A clean stop flushes the outputs: InfluxDB then holds every event
 	// with the time of the scan that made it.
-	require.NoError(t, agent.cmd.Process.Signal(os.Interrupt))
-	require.NoError(t, agent.wait(t, 30*time.Second), agent.stderr.String())
+	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
+	require.NoError(t, agent.Wait(t, 30*time.Second), agent.Stderr.String())
 
 	// One alert, realerts only a whole cooldown apart (a slow restart may
 	// legitimately reach the next one), one recovery; each delivered once.
@@ -186,8 +187,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, len(eventKinds), 3, "%v", eventKinds)
 	require.Equal(t, eventKinds, kinds(tg.Messages()), "each event delivered to Telegram exactly once")
-	require.NotContains(t, agent.stderr.String(), e2eToken, "the bot token leaked into the log")
-	require.NotContains(t, agent.stderr.String(), strings.SplitN(e2eToken, ":", 2)[1])
+	require.NotContains(t, agent.Stderr.String(), e2eToken, "the bot token leaked into the log")
+	require.NotContains(t, agent.Stderr.String(), strings.SplitN(e2eToken, ":", 2)[1])
 
 	t.Run("README queries", func(t *testing.T) {
 		queries := readmeQueries(t)

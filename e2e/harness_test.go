@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/procblocking/procblocking/internal/proctest"
 )
 
 // binDir holds the binaries built once for the whole package.
@@ -62,96 +64,6 @@ func buildBinary(t testing.TB, name string) string {
 
 func isRoot() bool { return os.Geteuid() == 0 }
 
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// proc is a process a test started; the test's cleanup kills it by PID.
-type proc struct {
-	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
-	done   chan struct{}
-	err    error
-}
-
-func startProc(t testing.TB, env []string, name string, args ...string) *proc {
-	t.Helper()
-	p := &proc{cmd: exec.Command(name, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	require.NoError(t, p.cmd.Start())
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	pid := p.cmd.Process.Pid
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			<-p.done
-		}
-	})
-	return p
-}
-
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// wait waits for the process to exit and returns its error.
-func (p *proc) wait(t testing.TB, within time.Duration) error {
-	t.Helper()
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(within):
-		t.Fatalf("%s did not exit within %s\nstderr:\n%s", p.cmd.Path, within, p.stderr.String())
-		return nil
-	}
-}
-
-// kill SIGKILLs the process and reaps it.
-func (p *proc) kill(t testing.TB) {
-	t.Helper()
-	require.NoError(t, syscall.Kill(p.pid(), syscall.SIGKILL))
-	<-p.done
-}
-
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -168,7 +80,7 @@ type orphan struct {
 	PID     int
 	Cmdline string
 	Marker  string
-	holder  *proc // unshare, whose death kills the namespace; nil when not root
+	holder  *proctest.Proc // unshare, whose death kills the namespace; nil when not root
 }
 
 func startOrphan(t testing.TB, marker string) *orphan {
@@ -182,7 +94,7 @@ func startOrphan(t testing.TB, marker string) *orphan {
 	if isRoot() {
 		// --kill-child: when unshare dies, the namespace's init and with it
 		// every process of the namespace die too.
-		o.holder = startProc(t, env, "unshare", "--pid", "--fork", "--kill-child",
+		o.holder = proctest.Start(t, env, "unshare", "--pid", "--fork", "--kill-child",
 			"bash", "-c", inner+"; exec -a 'tini -- pytest' sleep 3600")
 	} else {
 		cmd := exec.Command("bash", "-c", inner)
@@ -190,7 +102,7 @@ func startOrphan(t testing.TB, marker string) *orphan {
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, string(out))
 	}
-	waitFor(t, 10*time.Second, "the orphan to appear in /proc", func() bool {
+	proctest.WaitFor(t, 10*time.Second, "the orphan to appear in /proc", func() bool {
 		o.PID = findByMarker(marker)
 		return o.PID > 0
 	})
@@ -225,7 +137,7 @@ func findByMarker(marker string) int {
 func (o *orphan) kill(t testing.TB) {
 	t.Helper()
 	require.NoError(t, syscall.Kill(o.PID, syscall.SIGKILL))
-	waitFor(t, 10*time.Second, "the orphan to be gone", func() bool {
+	proctest.WaitFor(t, 10*time.Second, "the orphan to be gone", func() bool {
 		// A zombie still has a stat file; a reaped process has none.
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", o.PID))
 		return err != nil || bytes.Contains(b, []byte(") Z "))
@@ -273,11 +185,11 @@ bind-address = "127.0.0.1:%d"
 	confPath := filepath.Join(dir, "influxdb.conf")
 	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o600))
 
-	p := startProc(t, nil, influxd, "-config", confPath)
+	p := proctest.Start(t, nil, influxd, "-config", confPath)
 	s := &influxServer{URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
-	waitFor(t, 60*time.Second, "influxd to answer /ping", func() bool {
-		if p.exited() {
-			t.Fatalf("influxd exited: %v\n%s", p.err, p.stderr.String())
+	proctest.WaitFor(t, 60*time.Second, "influxd to answer /ping", func() bool {
+		if p.Exited() {
+			t.Fatalf("influxd exited: %v\n%s", p.Err(), p.Stderr.String())
 		}
 		resp, err := http.Get(s.URL + "/ping")
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/botapitest"
+	"github.com/procblocking/procblocking/internal/proctest"
 )
 
 // invalidOptionConfig is a whole, otherwise valid configuration with one
@@ -103,9 +104,9 @@ func TestEveryInvalidOptionStopsTheAgent(t *testing.T) {
 			conf := filepath.Join(dir, "bad.conf")
 			require.NoError(t, os.WriteFile(conf, []byte(invalidOptionConfig(dir, tg.URL(), tt.input, tt.processor, output)), 0o600))
 
-			p := startProc(t, nil, bin, "--config", conf)
-			err := p.wait(t, 30*time.Second)
-			stderr := p.stderr.String()
+			p := proctest.Start(t, nil, bin, "--config", conf)
+			err := p.Wait(t, 30*time.Second)
+			stderr := p.Stderr.String()
 			require.Error(t, err, "the agent started with an invalid option:\n%s", stderr)
 			require.NotEqual(t, 0, exitCode(err))
 			var last string

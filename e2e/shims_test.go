@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,16 +14,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/botapitest"
+	"github.com/procblocking/procblocking/internal/proctest"
 )
 
 // shimProc is an execd shim driven as Telegraf's execd plugins drive it:
 // line protocol (or newlines, for an input) on stdin, line protocol on stdout.
 type shimProc struct {
-	*proc
+	*proctest.Proc
 	stdin io.WriteCloser
-
-	mu    sync.Mutex
-	lines []string
 }
 
 func startShim(t *testing.T, env []string, name, config string) *shimProc {
@@ -38,37 +34,7 @@ func startShim(t *testing.T, env []string, name, config string) *shimProc {
 	cmd.Env = append(os.Environ(), env...)
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	s := &shimProc{proc: &proc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}, stdin: stdin}
-	cmd.Stderr = s.stderr
-	require.NoError(t, cmd.Start())
-	pid := cmd.Process.Pid
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.lines = append(s.lines, sc.Text())
-			s.mu.Unlock()
-		}
-	}()
-	go func() {
-		<-readDone
-		s.err = cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			<-s.done
-		}
-	})
-	return s
+	return &shimProc{Proc: proctest.StartCmd(t, cmd), stdin: stdin}
 }
 
 func (s *shimProc) send(t *testing.T, text string) {
@@ -77,11 +43,8 @@ func (s *shimProc) send(t *testing.T, text string) {
 	require.NoError(t, err)
 }
 
-func (s *shimProc) output() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.lines...)
-}
+// output is the complete lines the shim wrote so far.
+func (s *shimProc) output() []string { return s.Stdout.Lines() }
 
 func withPrefix(lines []string, prefix string) []string {
 	var out []string
@@ -103,7 +66,7 @@ func TestInputShim(t *testing.T) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		_ = child.Wait()
 	})
-	waitFor(t, 10*time.Second, "the child's argv", func() bool { return findByMarker(marker) == pid })
+	proctest.WaitFor(t, 10*time.Second, "the child's argv", func() bool { return findByMarker(marker) == pid })
 
 	s := startShim(t, nil, "procblocking-execd", fmt.Sprintf("[[inputs.procblocking]]\n  patterns = [%q]\n", marker))
 	// signal = "STDIN": each newline is one scan; nothing is gathered before.
@@ -111,7 +74,7 @@ func TestInputShim(t *testing.T) {
 	require.Empty(t, s.output(), "the shim gathered without being asked")
 	for scan := 1; scan <= 2; scan++ {
 		s.send(t, "\n")
-		waitFor(t, 10*time.Second, fmt.Sprintf("scan %d on stdout", scan), func() bool {
+		proctest.WaitFor(t, 10*time.Second, fmt.Sprintf("scan %d on stdout", scan), func() bool {
 			return len(withPrefix(s.output(), "procblocking_scan")) == scan
 		})
 	}
@@ -128,7 +91,7 @@ func TestInputShim(t *testing.T) {
 	require.Contains(t, withPrefix(s.output(), "procblocking_scan")[0], "ok=true")
 
 	require.NoError(t, s.stdin.Close())
-	require.NoError(t, s.wait(t, 10*time.Second), s.stderr.String())
+	require.NoError(t, s.Wait(t, 10*time.Second), s.Stderr.String())
 }
 
 func TestProcessorShim(t *testing.T) {
@@ -148,27 +111,27 @@ func TestProcessorShim(t *testing.T) {
 	}
 
 	s.send(t, proc(t0, 10)+scan(t0, 1))
-	waitFor(t, 10*time.Second, "the alert event", func() bool { return len(withPrefix(s.output(), "procblocking_alert,")) == 1 })
+	proctest.WaitFor(t, 10*time.Second, "the alert event", func() bool { return len(withPrefix(s.output(), "procblocking_alert,")) == 1 })
 	alert := withPrefix(s.output(), "procblocking_alert,")[0]
 	require.Contains(t, alert, "event=alert")
 	require.Contains(t, alert, "pid=4242")
 	require.Contains(t, alert, "host=h1")
 	// The input metrics pass through unchanged for the history.
-	waitFor(t, 10*time.Second, "the metrics passed through", func() bool {
+	proctest.WaitFor(t, 10*time.Second, "the metrics passed through", func() bool {
 		return len(withPrefix(s.output(), "procblocking,")) == 1 && len(withPrefix(s.output(), "procblocking_scan,")) == 1
 	})
 	require.Equal(t, strings.TrimSpace(proc(t0, 10)), withPrefix(s.output(), "procblocking,")[0])
 	// The shim never writes Telegraf's statefile: alertstate's own file is there.
-	waitFor(t, 10*time.Second, "alertstate's state file", func() bool { _, err := os.Stat(state); return err == nil })
+	proctest.WaitFor(t, 10*time.Second, "alertstate's state file", func() bool { _, err := os.Stat(state); return err == nil })
 
 	// Within the cooldown: nothing; the process gone: one recovery.
 	s.send(t, proc(t0+2e9, 12)+scan(t0+2e9, 1))
 	s.send(t, scan(t0+4e9, 0))
-	waitFor(t, 10*time.Second, "the recovery", func() bool { return len(withPrefix(s.output(), "procblocking_alert,")) == 2 })
+	proctest.WaitFor(t, 10*time.Second, "the recovery", func() bool { return len(withPrefix(s.output(), "procblocking_alert,")) == 2 })
 	require.Contains(t, withPrefix(s.output(), "procblocking_alert,")[1], "event=recovery")
 
 	require.NoError(t, s.stdin.Close())
-	require.NoError(t, s.wait(t, 10*time.Second), s.stderr.String())
+	require.NoError(t, s.Wait(t, 10*time.Second), s.Stderr.String())
 	require.Len(t, withPrefix(s.output(), "procblocking_alert,"), 2, s.output())
 }
 
@@ -183,7 +146,7 @@ func TestOutputShim(t *testing.T) {
 	s.send(t, fmt.Sprintf("procblocking_alert,event=recovery,host=h1,pattern=pytest,pid=4242 message=\"RECOVERY: blocking process on h1\",count=1i,pid=4242i %d\n", ts+1))
 	// Closing stdin flushes what the shim holds, as when Telegraf stops.
 	require.NoError(t, s.stdin.Close())
-	require.NoError(t, s.wait(t, 30*time.Second), s.stderr.String())
+	require.NoError(t, s.Wait(t, 30*time.Second), s.Stderr.String())
 
 	msgs := tg.Messages()
 	require.Len(t, msgs, 2)
@@ -194,5 +157,5 @@ func TestOutputShim(t *testing.T) {
 	// A message spanning lines, as all of alertstate's do, arrives whole.
 	require.Contains(t, msgs[0].Text, "on h1\nPID 4242")
 	require.Contains(t, msgs[1].Text, "RECOVERY")
-	require.NotContains(t, s.stderr.String(), token)
+	require.NotContains(t, s.Stderr.String(), token)
 }

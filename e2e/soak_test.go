@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/botapitest"
+	"github.com/procblocking/procblocking/internal/proctest"
 )
 
 // soakDuration is 10 minutes unless SOAK_DURATION says otherwise (at least
@@ -130,7 +131,7 @@ func TestSoak(t *testing.T) {
 	}
 	next := population
 
-	agent := startProc(t, nil, bin, "--config", conf, "--quiet")
+	agent := proctest.Start(t, nil, bin, "--config", conf, "--quiet")
 	start := time.Now()
 	var samples []sample
 	churnTick := time.NewTicker(10 * time.Second)
@@ -147,8 +148,8 @@ func TestSoak(t *testing.T) {
 				next++
 			}
 		case <-sampleTick.C:
-			require.False(t, agent.exited(), "the agent died: %v\n%s", agent.err, agent.stderr.String())
-			rss, fds := sampleProc(t, agent.pid())
+			require.False(t, agent.Exited(), "the agent died: %v\n%s", agent.Err(), agent.Stderr.String())
+			rss, fds := sampleProc(t, agent.PID())
 			samples = append(samples, sample{at: time.Since(start), rss: rss, fds: fds})
 		}
 	}
@@ -166,5 +167,5 @@ func TestSoak(t *testing.T) {
 	require.LessOrEqual(t, lastRSS, baseRSS*1.2, "RSS grew more than 20%%")
 	require.LessOrEqual(t, lastFDs, baseFDs+5, "file descriptors grew")
 	require.NotEmpty(t, tg.Messages(), "the alerts were delivered")
-	require.NotContains(t, agent.stderr.String(), "E! ", "errors during the soak")
+	require.NotContains(t, agent.Stderr.String(), "E! ", "errors during the soak")
 }

@@ -7,14 +7,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/influxdata/telegraf/config"
 	"github.com/stretchr/testify/require"
 
-	"github.com/influxdata/telegraf/config"
+	"github.com/procblocking/procblocking/internal/proctest"
 )
 
 // binPath is the binary built once for the tests that run it as a process.
@@ -39,69 +39,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// agentProc is a running binary; the cleanup kills it by PID if the test did not end it.
-type agentProc struct {
-	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
-	done   chan error
-}
-
-func startBinary(t *testing.T, env []string, args ...string) *agentProc {
+// startBinary runs the binary under test; the cleanup kills it by PID if the
+// test did not end it.
+func startBinary(t *testing.T, env []string, args ...string) *proctest.Proc {
 	t.Helper()
-	p := &agentProc{cmd: exec.Command(binPath, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	require.NoError(t, p.cmd.Start())
-	pid := p.cmd.Process.Pid
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			<-p.done
-		}
-	})
-	return p
-}
-
-func (p *agentProc) wait(t *testing.T, within time.Duration) error {
-	t.Helper()
-	select {
-	case err := <-p.done:
-		return err
-	case <-time.After(within):
-		t.Fatalf("the binary did not exit within %s\nstderr:\n%s", within, p.stderr.String())
-		return nil
-	}
-}
-
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return proctest.Start(t, env, binPath, args...)
 }
 
 func repoFile(t *testing.T, name string) string {
@@ -171,14 +113,14 @@ func TestStartsOnEmbeddedDefaultAndStopsOnSignal(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			p := startBinary(t, nil)
-			waitFor(t, 30*time.Second, "the start-up line naming the config", func() bool {
-				return strings.Contains(p.stderr.String(), "Running config: embedded default.conf")
+			proctest.WaitFor(t, 30*time.Second, "the start-up line naming the config", func() bool {
+				return strings.Contains(p.Stderr.String(), "Running config: embedded default.conf")
 			})
-			waitFor(t, 30*time.Second, "the agent to run", func() bool {
-				return strings.Contains(p.stderr.String(), "Loaded outputs: file")
+			proctest.WaitFor(t, 30*time.Second, "the agent to run", func() bool {
+				return strings.Contains(p.Stderr.String(), "Loaded outputs: file")
 			})
-			require.NoError(t, p.cmd.Process.Signal(sig))
-			require.NoError(t, p.wait(t, 30*time.Second), p.stderr.String())
+			require.NoError(t, p.Cmd.Process.Signal(sig))
+			require.NoError(t, p.Wait(t, 30*time.Second), p.Stderr.String())
 		})
 	}
 }
@@ -253,7 +195,7 @@ func TestTestModePrintsMatchingProcess(t *testing.T) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		_ = child.Wait()
 	})
-	waitFor(t, 10*time.Second, "the child's argv", func() bool {
+	proctest.WaitFor(t, 10*time.Second, "the child's argv", func() bool {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		return err == nil && bytes.HasPrefix(b, []byte("python3 -m pytest "+marker))
 	})
@@ -278,29 +220,29 @@ func TestSighupReloadsConfiguration(t *testing.T) {
 	}
 	write("first-pattern-0x1")
 	p := startBinary(t, nil, "--config", conf)
-	waitFor(t, 30*time.Second, "a scan on stdout", func() bool { return strings.Contains(p.stdout.String(), "procblocking_scan") })
+	proctest.WaitFor(t, 30*time.Second, "a scan on stdout", func() bool { return strings.Contains(p.Stdout.String(), "procblocking_scan") })
 
 	// Break the config: a reload must read the file again, not reuse the old one.
 	require.NoError(t, os.WriteFile(conf, []byte("[[inputs.procblocking]]\n  patterns = []\n[[outputs.discard]]\n"), 0o600))
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
-	err := p.wait(t, 30*time.Second)
+	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGHUP))
+	err := p.Wait(t, 30*time.Second)
 	require.Error(t, err, "a reload onto an invalid config must stop the agent")
-	require.Contains(t, p.stderr.String(), "Reloading configuration on SIGHUP")
-	require.Contains(t, p.stderr.String(), "patterns")
+	require.Contains(t, p.Stderr.String(), "Reloading configuration on SIGHUP")
+	require.Contains(t, p.Stderr.String(), "patterns")
 
 	// A valid reload keeps running with the new configuration.
 	write("second-pattern-0x2")
 	p = startBinary(t, nil, "--config", conf)
-	waitFor(t, 30*time.Second, "the first start", func() bool { return strings.Count(p.stderr.String(), "Running config:") == 1 })
+	proctest.WaitFor(t, 30*time.Second, "the first start", func() bool { return strings.Count(p.Stderr.String(), "Running config:") == 1 })
 	write("third-pattern-0x3")
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
-	waitFor(t, 30*time.Second, "the second start", func() bool { return strings.Count(p.stderr.String(), "Running config:") == 2 })
-	seen := len(p.stdout.String())
-	waitFor(t, 30*time.Second, "a scan after the reload", func() bool {
-		return strings.Contains(p.stdout.String()[seen:], "procblocking_scan")
+	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGHUP))
+	proctest.WaitFor(t, 30*time.Second, "the second start", func() bool { return strings.Count(p.Stderr.String(), "Running config:") == 2 })
+	seen := len(p.Stdout.String())
+	proctest.WaitFor(t, 30*time.Second, "a scan after the reload", func() bool {
+		return strings.Contains(p.Stdout.String()[seen:], "procblocking_scan")
 	})
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, p.wait(t, 30*time.Second), p.stderr.String())
+	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, p.Wait(t, 30*time.Second), p.Stderr.String())
 }
 
 func TestSigtermWritesTelegrafStatefile(t *testing.T) {
@@ -313,13 +255,13 @@ func TestSigtermWritesTelegrafStatefile(t *testing.T) {
 			"[[processors.alertstate]]\n  threshold = \"1h\"\n  cooldown = \"1h\"\n"+
 			"[[outputs.discard]]\n", statefile)), 0o600))
 	p := startBinary(t, nil, "--config", conf)
-	waitFor(t, 30*time.Second, "the agent to run", func() bool {
-		return strings.Contains(p.stderr.String(), "Loaded outputs: discard")
+	proctest.WaitFor(t, 30*time.Second, "the agent to run", func() bool {
+		return strings.Contains(p.Stderr.String(), "Loaded outputs: discard")
 	})
 	_, err := os.Stat(statefile)
 	require.ErrorIs(t, err, os.ErrNotExist, "Telegraf writes its statefile only on a clean stop")
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, p.wait(t, 30*time.Second), p.stderr.String())
+	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, p.Wait(t, 30*time.Second), p.Stderr.String())
 	data, err := os.ReadFile(statefile)
 	require.NoError(t, err)
 	require.NotEmpty(t, data)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/botapitest"
+	"github.com/procblocking/procblocking/internal/proctest"
 )
 
 const token = "123456:relay-test-token"
@@ -50,24 +50,6 @@ func event(kind, message string, pid int64, at time.Time) telegraf.Metric {
 		map[string]any{"message": message, "count": int64(1), "pid": pid}, at)
 }
 
-// syncBuffer is stderr shared between the relay and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRelayMultiLineEventsSurviveAnOutage(t *testing.T) {
 	api := botapitest.New(t, token)
 	// The first two attempts fail as a Telegram outage would.
@@ -75,7 +57,7 @@ func TestRelayMultiLineEventsSurviveAnOutage(t *testing.T) {
 		botapitest.Response{Status: 502, Description: "Bad Gateway"})
 
 	in, feed := io.Pipe()
-	var stderr syncBuffer
+	var stderr proctest.Buffer
 	r := &relay{out: newTelegram(t, api.URL()), batchWait: 10 * time.Millisecond, retryEvery: 50 * time.Millisecond, stderr: &stderr}
 	done := make(chan struct{})
 	go func() {
@@ -111,7 +93,7 @@ func TestRelayMultiLineEventsSurviveAnOutage(t *testing.T) {
 
 func TestRelaySkipsGarbageAndKeepsGoing(t *testing.T) {
 	api := botapitest.New(t, token)
-	var stderr syncBuffer
+	var stderr proctest.Buffer
 	r := &relay{out: newTelegram(t, api.URL()), batchWait: 10 * time.Millisecond, retryEvery: time.Hour, stderr: &stderr}
 
 	input := append([]byte("this is not line protocol\n"), lineProtocol(t, event("recovery", "RECOVERY on h1", 7, time.Now()))...)
@@ -125,7 +107,7 @@ func TestRelaySkipsGarbageAndKeepsGoing(t *testing.T) {
 func TestRelayReportsWhatIsLeftWhenInputCloses(t *testing.T) {
 	api := botapitest.New(t, token)
 	api.SetDefault(botapitest.Response{Status: 500, Description: "Internal Server Error"})
-	var stderr syncBuffer
+	var stderr proctest.Buffer
 	r := &relay{out: newTelegram(t, api.URL()), batchWait: time.Hour, retryEvery: time.Hour, stderr: &stderr}
 
 	r.run(bytes.NewReader(lineProtocol(t, event("alert", "ALERT", 1, time.Now()))))

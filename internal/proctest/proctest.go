@@ -1,0 +1,142 @@
+// Package proctest runs the processes a test starts: it collects their
+// output while they run and ends them by PID when the test ends, also when it
+// fails, so that no test leaves a process behind.
+package proctest
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Buffer collects output written while a test reads it.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Lines is the output so far, split into complete lines.
+func (b *Buffer) Lines() []string {
+	s := b.String()
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return strings.Split(s[:i], "\n")
+	}
+	return nil
+}
+
+// Proc is a process started by a test.
+type Proc struct {
+	Cmd    *exec.Cmd
+	Stdout *Buffer
+	Stderr *Buffer
+
+	done chan struct{}
+	err  error
+}
+
+// Start runs name with args and the test's environment plus env; the test's
+// cleanup SIGKILLs it if it is still running.
+func Start(tb testing.TB, env []string, name string, args ...string) *Proc {
+	tb.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return StartCmd(tb, cmd)
+}
+
+// StartCmd starts a prepared command; its output goes to the Proc's buffers
+// unless the command already has a destination for it.
+func StartCmd(tb testing.TB, cmd *exec.Cmd) *Proc {
+	tb.Helper()
+	p := &Proc{Cmd: cmd, Stdout: &Buffer{}, Stderr: &Buffer{}, done: make(chan struct{})}
+	if cmd.Stdout == nil {
+		cmd.Stdout = p.Stdout
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = p.Stderr
+	}
+	require.NoError(tb, cmd.Start())
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	pid := cmd.Process.Pid
+	tb.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *Proc) PID() int { return p.Cmd.Process.Pid }
+
+// Exited reports whether the process has ended.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Err is how the process ended; nil while it runs.
+func (p *Proc) Err() error {
+	if !p.Exited() {
+		return nil
+	}
+	return p.err
+}
+
+// Wait waits for the process to exit and returns how it ended.
+func (p *Proc) Wait(tb testing.TB, within time.Duration) error {
+	tb.Helper()
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(within):
+		tb.Fatalf("%s did not exit within %s\nstderr:\n%s", p.Cmd.Path, within, p.Stderr.String())
+		return nil
+	}
+}
+
+// Kill SIGKILLs the process and reaps it.
+func (p *Proc) Kill(tb testing.TB) {
+	tb.Helper()
+	require.NoError(tb, syscall.Kill(p.PID(), syscall.SIGKILL))
+	<-p.done
+}
+
+// WaitFor polls cond until it holds, failing the test after within.
+func WaitFor(tb testing.TB, within time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
