@@ -2,6 +2,7 @@ package alertstate
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"text/template"
@@ -332,7 +333,8 @@ func humanDuration(seconds float64, lang string) string {
 	if !(seconds > 0) || seconds > 1e15 {
 		seconds = 0
 	}
-	total := int64(seconds)
+	// Rounded as the "(%.0f s)" beside it is, so the two never disagree.
+	total := int64(math.Round(seconds))
 	d, h, m, s := total/86400, total/3600%24, total/60%60, total%60
 	units := [4]string{"d", "h", "m", "s"}
 	if lang == "ru" {
