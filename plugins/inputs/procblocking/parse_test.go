@@ -180,6 +180,31 @@ func TestMatcher(t *testing.T) {
 	require.Equal(t, -1, m.match([]byte("echo python -m pytest")))
 }
 
+// The anchored patterns the plugin README recommends match pytest run as a
+// program or a module, and none of the look-alikes a substring catches.
+func TestMatcherReadmeAnchoredPatterns(t *testing.T) {
+	m, err := newMatcher([]string{`^\S*python[0-9.]* (\S+ )*-m pytest( |$)`, `^\S*pytest( |$)`}, "regex")
+	require.NoError(t, err)
+	for _, cmdline := range []string{
+		"python3 -m pytest tests/x.py",
+		"/usr/bin/python3.11 -u -X dev -m pytest",
+		"python -m pytest",
+		"/venv/bin/pytest -x tests",
+		"pytest",
+	} {
+		require.GreaterOrEqual(t, m.match([]byte(cmdline)), 0, cmdline)
+	}
+	for _, cmdline := range []string{
+		"grep pytest",
+		"vim tests/test_pytest.py",
+		"bash -c pytest tests",
+		"python3 -m pytest_cov",
+		"/venv/bin/pytest-watch",
+	} {
+		require.Equal(t, -1, m.match([]byte(cmdline)), cmdline)
+	}
+}
+
 func TestReadBtime(t *testing.T) {
 	btime, err := readBtime(filepath.Join("testdata", "proc_basic"))
 	require.NoError(t, err)
