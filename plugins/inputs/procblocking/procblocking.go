@@ -92,7 +92,7 @@ func (p *ProcBlocking) Init() error {
 func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
 	now := p.now()
 	started := time.Now()
-	res, err := p.scanner.scan()
+	res, err := p.scanner.scan(now.Add(-time.Duration(p.MinAge)).UnixNano())
 	durationMs := float64(time.Since(started).Nanoseconds()) / 1e6
 
 	scanFields := map[string]any{
@@ -112,20 +112,17 @@ func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
 		return nil
 	}
 
-	minAge := time.Duration(p.MinAge)
 	next := make(map[int64]cpuSample, len(res.procs))
 	var matched int64
 	for i := range res.procs {
 		info := &res.procs[i]
 		next[info.pid] = cpuSample{createdAtNs: info.createdAtNs, cpuSeconds: info.cpuSeconds, at: now}
-
-		age := now.Sub(time.Unix(0, info.createdAtNs))
-		if age < minAge {
+		if info.young {
 			continue
 		}
 		matched++
 		fields := map[string]any{
-			"age_seconds": age.Seconds(),
+			"age_seconds": now.Sub(time.Unix(0, info.createdAtNs)).Seconds(),
 			"cpu_seconds": info.cpuSeconds,
 			"created_at":  info.createdAtNs,
 			"ppid":        info.stat.ppid,

@@ -3,6 +3,7 @@
 package procblocking
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -239,6 +240,42 @@ func TestMinAge(t *testing.T) {
 	all := basicMetrics()
 	expected := []telegraf.Metric{all[0], all[2], scanMetric(10, 2, 0)}
 	testutil.RequireMetricsEqual(t, expected, acc.GetTelegrafMetrics(), testutil.IgnoreFields("duration_ms"))
+}
+
+// A match below min_age costs its stat only: its parent's status and its
+// cgroup are not read and its command line is not rendered. Its CPU time is
+// still kept, so that cpu_usage is there the first time it is reported.
+func TestMinAgeSkipsYoungProcessesCheaply(t *testing.T) {
+	root := fixtureTree(t, "proc_basic")
+	clock := fixtureNow
+	p := newFixturePlugin(t, root, func(p *ProcBlocking) {
+		p.MinAge = config.Duration(30 * time.Minute)
+		p.now = func() time.Time { return clock }
+	})
+	steps := map[int64][]string{}
+	p.scanner.hook = func(step string, pid int64) { steps[pid] = append(steps[pid], step) }
+
+	// PID 300 started at fixtureNow: below min_age.
+	acc := gather(t, p, root)
+	_, reported := findProc(acc, "300")
+	require.False(t, reported)
+	require.Equal(t, []string{stepListed, stepMatched}, steps[300], "nothing read past the stat")
+	require.Equal(t, []string{stepListed, stepMatched, stepStat, stepOrphaned}, steps[100], "an old match is read whole")
+
+	clock = clock.Add(31 * time.Minute)
+	m, reported := findProc(gather(t, p, root), "300")
+	require.True(t, reported)
+	require.Contains(t, m.Fields(), "cpu_usage", "the young scan's CPU time was kept")
+	require.Equal(t, "python3 -m pytest tests/y.py --token=*** https://bob:***@git.example.com/r.git", m.Fields()["cmdline"])
+}
+
+func findProc(acc *testutil.Accumulator, pid string) (telegraf.Metric, bool) {
+	for _, m := range acc.GetTelegrafMetrics() {
+		if m.Name() == "procblocking" && m.Tags()["pid"] == pid {
+			return m, true
+		}
+	}
+	return nil, false
 }
 
 func writeStat(t *testing.T, root string, pid, ppid int, utime, start uint64) {
@@ -554,7 +591,7 @@ func TestNonMatchingProcessAllocatesNothing(t *testing.T) {
 	parents := parentCache{}
 	name := []byte("200")
 	allocs := testing.AllocsPerRun(100, func() {
-		_, ok := p.scanner.process(dirfd, name, 200, 1700000000, parents, &res)
+		_, ok := p.scanner.process(dirfd, name, 200, 1700000000, math.MaxInt64, parents, &res)
 		if ok {
 			panic("200 must not match")
 		}

@@ -41,6 +41,9 @@ type procInfo struct {
 	orphan      bool
 	cmdline     string
 	containerID string
+	// young is set for a process below min_age: only its CPU time is known,
+	// kept so that cpu_usage is there when it is first reported.
+	young bool
 }
 
 type scanResult struct {
@@ -82,8 +85,10 @@ func newScanner(root string, m *matcher, r *redactor, debugf func(string, ...any
 
 // scan walks every PID under the root once. It fails as a whole only when the
 // root itself or its btime cannot be read; a process that vanishes or cannot
-// be read mid-walk is counted in errors and skipped.
-func (s *scanner) scan() (scanResult, error) {
+// be read mid-walk is counted in errors and skipped. A match that started
+// after youngAfterNs (unix ns) is below min_age: it costs no more than its
+// stat.
+func (s *scanner) scan(youngAfterNs int64) (scanResult, error) {
 	var res scanResult
 	btime, err := readBtime(s.root)
 	if err != nil {
@@ -127,7 +132,7 @@ func (s *scanner) scan() (scanResult, error) {
 			if pid == s.selfPID {
 				continue
 			}
-			if info, ok := s.process(dirfd, name, pid, btime, parents, &res); ok {
+			if info, ok := s.process(dirfd, name, pid, btime, youngAfterNs, parents, &res); ok {
 				res.procs = append(res.procs, info)
 			}
 		}
@@ -137,7 +142,7 @@ func (s *scanner) scan() (scanResult, error) {
 }
 
 // process looks at one PID. Everything up to the match is allocation-free.
-func (s *scanner) process(dirfd int, name []byte, pid int64, btime uint64, parents parentCache, res *scanResult) (procInfo, bool) {
+func (s *scanner) process(dirfd int, name []byte, pid int64, btime uint64, youngAfterNs int64, parents parentCache, res *scanResult) (procInfo, bool) {
 	s.step(stepListed, pid)
 	raw, err := s.read(dirfd, name, "cmdline", &s.raw, maxCmdline)
 	if err != nil {
@@ -158,10 +163,15 @@ func (s *scanner) process(dirfd int, name []byte, pid int64, btime uint64, paren
 	}
 	info := procInfo{
 		pid:         pid,
-		pattern:     s.matcher.patterns[idx],
-		cmdline:     s.redactor.render(raw),
 		createdAtNs: int64(btime)*1e9 + int64(st.startTime)*(1e9/userHZ),
+		cpuSeconds:  float64(st.utime+st.stime) / userHZ,
 	}
+	if info.createdAtNs > youngAfterNs {
+		info.young = true
+		return info, true
+	}
+	info.pattern = s.matcher.patterns[idx]
+	info.cmdline = s.redactor.render(raw)
 
 	s.step(stepStat, pid)
 	readStatus := func(ppid int64) ([]byte, error) { return s.readStatus(dirfd, ppid) }
