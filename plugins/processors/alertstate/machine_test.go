@@ -21,7 +21,6 @@ type ps struct {
 }
 
 type step struct {
-	name string
 	at   float64 // seconds after t0
 	seen []ps
 	// scan: "ok", "fail" or "" (no scan metric: the observations stay pending)
