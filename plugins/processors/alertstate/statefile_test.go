@@ -481,3 +481,30 @@ func TestStateFileCountersSaturate(t *testing.T) {
 	require.Equal(t, int64(9223372036854775807), st.Sources[0].Jobs[0].AlertsSent)
 	require.Equal(t, uint64(18446744073709551615), st.Generation)
 }
+
+// Alerts and recoveries held in the group window when the agent is killed
+// are in the state file: the next instance sends them when the window ends,
+// nothing lost and nothing twice.
+func TestHeldEventsSurviveAKill(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alertstate.json")
+	created := t0.Add(-2 * time.Hour)
+	scan := func(p *AlertState, s float64, pids ...int) []string {
+		var in []telegraf.Metric
+		for _, pid := range pids {
+			in = append(in, procMetric("h1", pid, created, secs(s)))
+		}
+		return alertEvents(p.Apply(append(in, scanMetric("h1", secs(s), true, int64(len(pids))))...))
+	}
+	first := statePlugin(t, path, nil)
+	require.Equal(t, []string{"alert 7"}, scan(first, 0, 7))
+	require.Empty(t, scan(first, 10, 7, 8, 9), "8 and 9 are held")
+	require.Empty(t, scan(first, 20, 7, 8), "9 ended: its alert and recovery are held")
+	// SIGKILL: nothing but the state file is left.
+
+	second := statePlugin(t, path, nil)
+	require.Empty(t, scan(second, 30, 7, 8))
+	require.Equal(t, []string{"alert 8", "alert 9", "recovery 9"}, scan(second, 60, 7, 8))
+	require.Empty(t, scan(second, 70, 7, 8))
+	third := statePlugin(t, path, nil)
+	require.Empty(t, scan(third, 80, 7, 8), "sent once: the state file says so")
+}
