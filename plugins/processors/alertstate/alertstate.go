@@ -141,7 +141,7 @@ func (a *AlertState) validate() error {
 // events of a scan right after the scan metric that closes it.
 func (a *AlertState) Apply(in ...telegraf.Metric) []telegraf.Metric {
 	var out []telegraf.Metric
-	emitted := false
+	decisions := a.machine.Decisions()
 	for i, m := range in {
 		var before, after []machine.Event
 		switch m.Name() {
@@ -149,7 +149,6 @@ func (a *AlertState) Apply(in ...telegraf.Metric) []telegraf.Metric {
 			before = a.observe(m)
 		case a.ScanMeasurement:
 			after = a.machine.Close(scanResult(m))
-			emitted = true
 		}
 		if before == nil && after == nil {
 			if out != nil {
@@ -157,7 +156,6 @@ func (a *AlertState) Apply(in ...telegraf.Metric) []telegraf.Metric {
 			}
 			continue
 		}
-		emitted = true
 		if out == nil {
 			out = make([]telegraf.Metric, 0, len(in)+len(before)+len(after))
 			out = append(out, in[:i]...)
@@ -166,7 +164,9 @@ func (a *AlertState) Apply(in ...telegraf.Metric) []telegraf.Metric {
 		out = append(out, m)
 		out = a.appendEvents(out, after)
 	}
-	if emitted && a.machine.Dirty() {
+	// Written after a decision that changed the state, not per metric: a
+	// failing write is retried at the next decision.
+	if a.machine.Decisions() != decisions && a.machine.Dirty() {
 		a.save()
 	}
 	if out == nil {

@@ -2,6 +2,7 @@ package alertstate
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/influxdata/telegraf"
@@ -46,6 +47,12 @@ func (a *AlertState) observe(m telegraf.Metric) []machine.Event {
 	if !haveAge {
 		return nil
 	}
+	if !finite(p.CPUSeconds) {
+		p.CPUSeconds = 0
+	}
+	if !finite(p.CPUUsage) {
+		p.CPUUsage, p.HasCPUUsage = 0, false
+	}
 	tags := m.TagList()
 	havePID := false
 	for _, t := range tags {
@@ -82,6 +89,8 @@ func (a *AlertState) observe(m telegraf.Metric) []machine.Event {
 	}
 	return a.machine.Observe(o)
 }
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 func telegrafTag(t *telegraf.Tag) (string, string) { return t.Key, t.Value }
 

@@ -508,3 +508,17 @@ func TestHeldEventsSurviveAKill(t *testing.T) {
 	third := statePlugin(t, path, nil)
 	require.Empty(t, scan(third, 80, 7, 8), "sent once: the state file says so")
 }
+
+// An input without scan metrics: a decision taken when a newer timestamp
+// arrives that only holds an alert is written too, so a kill loses nothing.
+func TestHeldWithoutScanMetricsIsWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alertstate.json")
+	p := statePlugin(t, path, nil)
+	created := t0.Add(-2 * time.Hour)
+	require.Equal(t, []string{"alert 7"}, alertEvents(append(p.Apply(procMetric("h1", 7, created, secs(0))), p.Apply(procMetric("h1", 7, created, secs(10)))...)))
+	p.Apply(procMetric("h1", 8, created, secs(10)))
+	p.Apply(procMetric("h1", 8, created, secs(20))) // decides on 10: 8's alert is held
+	st := readState(t, path)
+	require.Len(t, st.Sources[0].Jobs, 2)
+	require.Equal(t, int64(0), st.Sources[0].Jobs[1].AlertsSent, "8's held alert is on disk")
+}

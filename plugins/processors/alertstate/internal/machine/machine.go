@@ -245,6 +245,10 @@ func (m *Machine) changed() {
 	m.dirty = true
 }
 
+// Decisions counts the decisions taken so far (on a closed scan, or on a
+// scan a newer timestamp ended); the state can only change in one.
+func (m *Machine) Decisions() uint64 { return m.decisions }
+
 // KnowsSource tells whether the machine has state for a source; the
 // observations of an unknown source must carry its tags.
 func (m *Machine) KnowsSource(id uint64) bool {
