@@ -156,7 +156,8 @@ type digestPart struct {
 }
 
 // digest renders a digest in as few messages as hold every job: all in one
-// when it fits in maxMessageRunes, otherwise the longest runs that fit.
+// when it fits in maxMessageRunes, otherwise the longest runs of jobs that
+// fit, in order.
 func (ms *messages) digest(ev *machine.Event) ([]digestPart, error) {
 	var parts []digestPart
 	var firstErr error
@@ -169,26 +170,33 @@ func (ms *messages) digest(ev *machine.Event) ([]digestPart, error) {
 		return text, utf8.RuneCountInString(text) <= maxMessageRunes
 	}
 	for from := 0; from < len(ev.Jobs); {
-		n := len(ev.Jobs) - from
-		text, fits := render(from, n)
-		if !fits {
-			// The largest number of jobs whose message fits; one at least.
-			best, bestText := 1, ""
-			for lo, hi := 1, n-1; lo <= hi; {
-				mid := (lo + hi) / 2
-				if t, ok := render(from, mid); ok {
-					best, bestText, lo = mid, t, mid+1
-				} else {
-					hi = mid - 1
-				}
+		// The largest number of jobs whose message fits (one at least):
+		// doubling from a few, then halving the gap, so that a digest of
+		// thousands of jobs is never rendered whole.
+		rest := len(ev.Jobs) - from
+		fit, fitText, over := 0, "", rest+1
+		for k := min(rest, 32); fit < rest && k < over; {
+			if text, ok := render(from, k); ok {
+				fit, fitText = k, text
+				k = min(rest, 2*k)
+			} else {
+				over = k
 			}
-			if bestText == "" {
-				bestText, _ = render(from, 1)
-			}
-			n, text = best, bestText
 		}
-		parts = append(parts, digestPart{text: textutil.Truncate(text, maxMessageRunes), jobs: ev.Jobs[from : from+n]})
-		from += n
+		for lo, hi := fit+1, over-1; lo <= hi; {
+			mid := (lo + hi) / 2
+			if text, ok := render(from, mid); ok {
+				fit, fitText, lo = mid, text, mid+1
+			} else {
+				hi = mid - 1
+			}
+		}
+		if fit == 0 {
+			fit = 1
+			fitText, _ = render(from, 1)
+		}
+		parts = append(parts, digestPart{text: textutil.Truncate(fitText, maxMessageRunes), jobs: ev.Jobs[from : from+fit]})
+		from += fit
 	}
 	return parts, firstErr
 }
