@@ -314,7 +314,7 @@ func (m *Machine) flush(s *source) []Event {
 	var b batch
 	m.decide(s, t, &b)
 	m.releaseDue(s, t, &b)
-	return m.assemble(&b, nil, t, s)
+	return append(m.assemble(&b, nil, t, s), m.others(t, s)...)
 }
 
 // Close closes the scan of one source: decides on the observations of the
@@ -346,15 +346,21 @@ func (m *Machine) Close(r ScanResult) []Event {
 	}
 	s.gen++
 	m.releaseDue(s, t, &b)
-	out := m.assemble(&b, scanEvents, t, s)
+	return append(m.assemble(&b, scanEvents, t, s), m.others(t, s)...)
+}
+
+// others sends what other sources held once their window has passed by t,
+// and forgets the sources not heard from for ForgetAfter.
+func (m *Machine) others(t int64, current *source) []Event {
+	var out []Event
 	for _, o := range m.sortedSources() {
-		if o != s && o.holds() && t >= o.windowEnd {
-			var ob batch
-			m.release(o, t, &ob)
-			out = append(out, m.assemble(&ob, nil, t, o)...)
+		if o != current && o.holds() && t >= o.windowEnd {
+			var b batch
+			m.release(o, t, &b)
+			out = append(out, m.assemble(&b, nil, t, o)...)
 		}
 	}
-	return append(out, m.forget(t, s)...)
+	return append(out, m.forget(t, current)...)
 }
 
 // failScan records a failed scan of the source and returns the scan_failed
