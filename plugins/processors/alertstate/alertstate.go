@@ -2,25 +2,21 @@ package alertstate
 
 import (
 	_ "embed"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
-	"github.com/influxdata/telegraf/metric"
 	"github.com/influxdata/telegraf/plugins/processors"
+
+	"github.com/procblocking/procblocking/plugins/processors/alertstate/internal/machine"
 )
 
 //go:embed sample.conf
 var sampleConfig string
-
-// legitRunTime is the longest a legitimate test run lasts (the seed's
-// invariant); a threshold at or below it will flag healthy runs.
-const legitRunTime = 15 * time.Minute
 
 // AlertState turns procblocking metrics into alert events.
 type AlertState struct {
@@ -31,19 +27,30 @@ type AlertState struct {
 	SendRecovery           bool              `toml:"send_recovery"`
 	AlertMeasurement       string            `toml:"alert_measurement"`
 	DigestAfter            int               `toml:"digest_after"`
+	GroupInterval          config.Duration   `toml:"group_interval"`
 	FailedScansBeforeAlert int               `toml:"failed_scans_before_alert"`
+	ForgetAfter            config.Duration   `toml:"forget_after"`
 	Language               string            `toml:"language"`
 	StateFile              string            `toml:"state_file"`
 	Templates              map[string]string `toml:"templates"`
-	Log                    telegraf.Logger   `toml:"-"`
 
-	machine  *Machine
+	// DryRun, set by the binary for --test, reads the state file but never
+	// writes, creates, moves or removes anything.
+	DryRun bool            `toml:"-"`
+	Log    telegraf.Logger `toml:"-"`
+
+	machine  *machine.Machine
 	messages *messages
-	store    *stateFile
+	// handed is a state given by SetState before Init, applied in Init.
+	handed *machine.State
 	// writeFailing is set while state-file writes fail, so that a streak of
 	// failures is logged once.
 	writeFailing bool
 }
+
+// The shortest forget_after: a source silent for less is likely only slow
+// or restarting, and forgetting it would alert its jobs again.
+const minForgetAfter = time.Hour
 
 func (*AlertState) SampleConfig() string {
 	return sampleConfig
@@ -54,104 +61,94 @@ func (*AlertState) SampleConfig() string {
 // because Telegraf's statefile (SetState) is applied after Init: loading
 // first lets SetState compare the two and keep the newer.
 func (a *AlertState) Init() error {
-	if a.Measurement == "" {
-		return errors.New("invalid 'measurement' \"\": must not be empty")
-	}
-	if a.ScanMeasurement == "" {
-		return errors.New("invalid 'scan_measurement' \"\": must not be empty")
-	}
-	if a.AlertMeasurement == "" {
-		return errors.New("invalid 'alert_measurement' \"\": must not be empty")
-	}
-	if a.AlertMeasurement == a.Measurement || a.AlertMeasurement == a.ScanMeasurement {
-		return fmt.Errorf("invalid 'alert_measurement' %q: must differ from 'measurement' and 'scan_measurement'", a.AlertMeasurement)
-	}
-	if a.Measurement == a.ScanMeasurement {
-		return fmt.Errorf("invalid 'scan_measurement' %q: must differ from 'measurement'", a.ScanMeasurement)
-	}
-	if a.Threshold <= 0 {
-		return fmt.Errorf("invalid 'threshold' %q: must be greater than zero", time.Duration(a.Threshold))
-	}
-	if a.Cooldown <= 0 {
-		return fmt.Errorf("invalid 'cooldown' %q: must be greater than zero", time.Duration(a.Cooldown))
-	}
-	if a.DigestAfter < 1 {
-		return fmt.Errorf("invalid 'digest_after' %d: must be at least 1", a.DigestAfter)
-	}
-	if a.FailedScansBeforeAlert < 1 {
-		return fmt.Errorf("invalid 'failed_scans_before_alert' %d: must be at least 1", a.FailedScansBeforeAlert)
-	}
-	if _, ok := phraseSets[a.Language]; !ok {
-		return fmt.Errorf("invalid 'language' %q: want \"en\" or \"ru\"", a.Language)
+	if err := a.validate(); err != nil {
+		return err
 	}
 	msgs, err := newMessages(a.Language, a.Templates)
 	if err != nil {
 		return err
 	}
 	a.messages = msgs
-	if time.Duration(a.Threshold) <= legitRunTime {
-		a.Log.Warnf("'threshold' %s is at or below %s: legitimate test runs last up to %s and will be reported",
-			time.Duration(a.Threshold), legitRunTime, legitRunTime)
-	}
-
-	a.machine = NewMachine(MachineConfig{
+	a.machine = machine.New(machine.Config{
 		Threshold:              time.Duration(a.Threshold),
 		Cooldown:               time.Duration(a.Cooldown),
 		SendRecovery:           a.SendRecovery,
 		DigestAfter:            a.DigestAfter,
 		FailedScansBeforeAlert: a.FailedScansBeforeAlert,
+		GroupInterval:          time.Duration(a.GroupInterval),
+		ForgetAfter:            time.Duration(a.ForgetAfter),
+		Notify:                 a.logNotice,
 	})
-	if a.StateFile == "" {
-		return nil
+	if a.StateFile != "" {
+		if fi, err := os.Stat(a.StateFile); err == nil && fi.IsDir() {
+			return fmt.Errorf("invalid 'state_file' %q: is a directory", a.StateFile)
+		}
+		if !a.DryRun {
+			if err := os.MkdirAll(filepath.Dir(a.StateFile), 0o750); err != nil {
+				// Not fatal: the state is kept in memory and writes are retried.
+				a.Log.Warnf("Creating the directory of 'state_file' %q failed: %v", a.StateFile, err)
+			}
+		}
+		if st, ok := a.loadStateFile(); ok {
+			if err := a.machine.Restore(st); err != nil {
+				a.Log.Warnf("State file %q: %v, starting with an empty state", a.StateFile, err)
+			} else {
+				a.Log.Debugf("Loaded %d alerted job(s) from %q", a.machine.Jobs(), a.StateFile)
+			}
+		}
 	}
-	if fi, err := os.Stat(a.StateFile); err == nil && fi.IsDir() {
-		return fmt.Errorf("invalid 'state_file' %q: is a directory", a.StateFile)
+	if a.handed != nil {
+		a.adopt(*a.handed)
+		a.handed = nil
 	}
-	if err := os.MkdirAll(filepath.Dir(a.StateFile), 0o750); err != nil {
-		// Not fatal: the state is kept in memory and writes are retried.
-		a.Log.Warnf("Creating the directory of 'state_file' %q failed: %v", a.StateFile, err)
-	}
-	a.store = &stateFile{path: a.StateFile}
-	a.loadStateFile()
 	return nil
 }
 
-func (a *AlertState) loadStateFile() {
-	res := a.store.load()
-	if res.staleTemps > 0 {
-		a.Log.Infof("Removed %d temporary file(s) of an interrupted state write next to %q", res.staleTemps, a.StateFile)
-	}
-	if res.corruptErr != nil {
-		if res.movedTo != "" {
-			a.Log.Warnf("State file %q is unusable (%v): moved it to %q, starting with an empty state", a.StateFile, res.corruptErr, res.movedTo)
-		} else {
-			a.Log.Warnf("State file %q is unusable (%v), starting with an empty state", a.StateFile, res.corruptErr)
+func (a *AlertState) validate() error {
+	for _, o := range []struct{ name, value string }{
+		{"measurement", a.Measurement}, {"scan_measurement", a.ScanMeasurement}, {"alert_measurement", a.AlertMeasurement},
+	} {
+		if o.value == "" {
+			return fmt.Errorf("invalid '%s' \"\": must not be empty", o.name)
 		}
-		return
 	}
-	if !res.found {
-		return
+	switch {
+	case a.AlertMeasurement == a.Measurement || a.AlertMeasurement == a.ScanMeasurement:
+		return fmt.Errorf("invalid 'alert_measurement' %q: must differ from 'measurement' and 'scan_measurement'", a.AlertMeasurement)
+	case a.Measurement == a.ScanMeasurement:
+		return fmt.Errorf("invalid 'scan_measurement' %q: must differ from 'measurement'", a.ScanMeasurement)
+	case a.Threshold <= 0:
+		return fmt.Errorf("invalid 'threshold' %q: must be greater than zero", time.Duration(a.Threshold))
+	case a.Cooldown <= 0:
+		return fmt.Errorf("invalid 'cooldown' %q: must be greater than zero", time.Duration(a.Cooldown))
+	case a.DigestAfter < 1:
+		return fmt.Errorf("invalid 'digest_after' \"%d\": must be at least 1", a.DigestAfter)
+	case a.GroupInterval < 0:
+		return fmt.Errorf("invalid 'group_interval' %q: must not be negative (0s sends every scan's events at once)", time.Duration(a.GroupInterval))
+	case a.FailedScansBeforeAlert < 1:
+		return fmt.Errorf("invalid 'failed_scans_before_alert' \"%d\": must be at least 1", a.FailedScansBeforeAlert)
+	case time.Duration(a.ForgetAfter) < minForgetAfter:
+		return fmt.Errorf("invalid 'forget_after' %q: must be at least %s, or a source that is only slow or restarting would be forgotten",
+			time.Duration(a.ForgetAfter), minForgetAfter)
 	}
-	if err := a.machine.Restore(res.state); err != nil {
-		a.Log.Warnf("State file %q: %v, starting with an empty state", a.StateFile, err)
-		return
+	if _, ok := languages[a.Language]; !ok {
+		return fmt.Errorf("invalid 'language' %q: want \"en\" or \"ru\"", a.Language)
 	}
-	a.Log.Debugf("Loaded %d alerted process(es) from %q", a.machine.Tracked(), a.StateFile)
+	return nil
 }
 
 // Apply passes every metric through unchanged and in order, and appends the
 // events of a scan right after the scan metric that closes it.
 func (a *AlertState) Apply(in ...telegraf.Metric) []telegraf.Metric {
 	var out []telegraf.Metric
-	emitted := false
+	decisions := a.machine.Decisions()
 	for i, m := range in {
-		var before, after []Event
+		var before, after []machine.Event
 		switch m.Name() {
 		case a.Measurement:
 			before = a.observe(m)
 		case a.ScanMeasurement:
-			after = a.machine.Close(a.scanResult(m))
-			emitted = true
+			after = a.machine.Close(scanResult(m))
 		}
 		if before == nil && after == nil {
 			if out != nil {
@@ -159,7 +156,6 @@ func (a *AlertState) Apply(in ...telegraf.Metric) []telegraf.Metric {
 			}
 			continue
 		}
-		emitted = true
 		if out == nil {
 			out = make([]telegraf.Metric, 0, len(in)+len(before)+len(after))
 			out = append(out, in[:i]...)
@@ -168,7 +164,9 @@ func (a *AlertState) Apply(in ...telegraf.Metric) []telegraf.Metric {
 		out = append(out, m)
 		out = a.appendEvents(out, after)
 	}
-	if emitted && a.machine.Dirty() {
+	// Written after a decision that changed the state, not per metric: a
+	// failing write is retried at the next decision.
+	if a.machine.Decisions() != decisions && a.machine.Dirty() {
 		a.save()
 	}
 	if out == nil {
@@ -177,219 +175,69 @@ func (a *AlertState) Apply(in ...telegraf.Metric) []telegraf.Metric {
 	return out
 }
 
-func (a *AlertState) save() {
-	if a.store == nil {
-		a.machine.MarkClean()
-		return
-	}
-	if err := a.store.write(a.machine.Snapshot()); err != nil {
-		// Keep working from memory and retry after the next scan; one
-		// warning per streak of failures.
-		if !a.writeFailing {
-			a.Log.Warnf("Writing state file failed, keeping the state in memory only: %v", err)
-			a.writeFailing = true
-		}
-		return
-	}
-	if a.writeFailing {
-		a.Log.Infof("Writing state file %q works again", a.StateFile)
-		a.writeFailing = false
-	}
-	a.machine.MarkClean()
-}
-
-func (a *AlertState) observe(m telegraf.Metric) []Event {
-	var age float64
-	var created int64
-	var haveAge bool
-	for _, f := range m.FieldList() {
-		switch f.Key {
-		case "age_seconds":
-			age, haveAge = toFloat(f.Value)
-		case "created_at":
-			created, _ = toInt(f.Value)
-		}
-	}
-	if !haveAge {
-		return nil
-	}
-	series, src := hashMetricTags(m.TagList())
-	key := ProcKey{Series: series, CreatedAt: created}
-	o := Observation{Source: src, Key: key, Time: m.Time(), Age: age}
-	if a.machine.Wants(key, age) {
-		o.Tags = copyTags(m.TagList())
-		o.Info = procInfo(m)
-	}
-	return a.machine.Observe(o)
-}
-
-func (*AlertState) scanResult(m telegraf.Metric) ScanResult {
-	tags := copyTags(m.TagList())
-	_, src := HashTags(tags)
-	r := ScanResult{Source: src, Tags: SourceTags(tags), Time: m.Time()}
-	ok, found := m.GetField("ok")
-	switch v := ok.(type) {
-	case bool:
-		r.OK = v
-	default:
-		// Without a clear ok=true the scan cannot prove a process gone.
-		r.OK = false
-		if !found {
-			r.Error = "scan metric has no 'ok' field"
-		} else {
-			r.Error = fmt.Sprintf("scan metric has a non-boolean 'ok' field %v", ok)
-		}
-	}
-	if e, ok := m.GetField("error"); ok {
-		if s, ok := e.(string); ok {
-			r.Error = s
-		}
-	}
-	return r
-}
-
-func procInfo(m telegraf.Metric) ProcInfo {
-	var info ProcInfo
-	for _, f := range m.FieldList() {
-		switch f.Key {
-		case "cpu_seconds":
-			info.CPUSeconds, _ = toFloat(f.Value)
-		case "cpu_usage":
-			info.CPUUsage, info.HasCPUUsage = toFloat(f.Value)
-		case "ppid":
-			info.PPID, _ = toInt(f.Value)
-		case "orphan":
-			info.Orphan, _ = f.Value.(bool)
-		case "cmdline":
-			info.Cmdline, _ = f.Value.(string)
-		case "container_id":
-			info.ContainerID, _ = f.Value.(string)
-		case "comm":
-			info.Comm, _ = f.Value.(string)
-		}
-	}
-	if pid, ok := m.GetTag(tagPID); ok {
-		info.PID, _ = strconv.ParseInt(pid, 10, 64)
-	}
-	return info
-}
-
-func (a *AlertState) appendEvents(out []telegraf.Metric, events []Event) []telegraf.Metric {
-	for i := range events {
-		out = append(out, a.eventMetric(&events[i]))
-	}
-	return out
-}
-
-func (a *AlertState) eventMetric(ev *Event) telegraf.Metric {
-	msg, err := a.messages.render(ev)
-	if err != nil {
-		a.Log.Warnf("Template for %q failed, sent the built-in message: %v", ev.Kind, err)
-	}
-	tags := map[string]string{"event": string(ev.Kind)}
-	fields := map[string]interface{}{"message": msg, "count": int64(ev.Count)}
-	switch {
-	case ev.Kind == KindScanFailed:
-		fields["error"] = ev.Error
-		fallthrough
-	case len(ev.Procs) != 1:
-		for _, t := range ev.SourceTags {
-			tags[t.Key] = t.Value
-		}
-	default:
-		p := &ev.Procs[0]
-		for _, t := range p.Tags {
-			tags[t.Key] = t.Value
-		}
-		fields["pid"] = p.Info.PID
-		fields["age_seconds"] = p.AgeSeconds
-		fields["cpu_seconds"] = p.Info.CPUSeconds
-		if p.Info.HasCPUUsage {
-			fields["cpu_usage"] = p.Info.CPUUsage
-		}
-		fields["orphan"] = p.Info.Orphan
-		fields["ppid"] = p.Info.PPID
-		fields["cmdline"] = p.Info.Cmdline
-		if p.Info.ContainerID != "" {
-			fields["container_id"] = p.Info.ContainerID
-		}
-		fields["alerts_sent"] = int64(p.AlertsSent)
-		fields["first_alert_at"] = p.FirstAlertAt.UnixNano()
-	}
-	tags["event"] = string(ev.Kind) // a process tag named event must not win
-	return metric.New(a.AlertMeasurement, tags, fields, ev.Time)
-}
-
-// GetState returns the state for Telegraf's statefile.
+// GetState returns the state for Telegraf's statefile, or for the binary to
+// hand over to the next instance on a reload.
 func (a *AlertState) GetState() interface{} {
-	return a.machine.Snapshot()
+	switch {
+	case a.machine != nil:
+		return a.machine.Snapshot()
+	case a.handed != nil:
+		return *a.handed
+	}
+	return machine.State{Version: machine.Version}
 }
 
-// SetState restores the state kept by Telegraf's statefile. That file is
-// only written on a clean stop while the own state file is written after
-// every change, so the two can disagree: the one with the higher generation
-// (more changes behind it) wins.
+// SetState takes the state kept by Telegraf's statefile, or handed over by
+// the binary across a reload. Before Init it is kept and applied in Init.
+// Telegraf's statefile is only written on a clean stop while the own state
+// file is written after every change, so the two can disagree: the one
+// with the higher generation (more changes behind it) wins.
 func (a *AlertState) SetState(state interface{}) error {
-	st, ok := state.(State)
+	st, ok := state.(machine.State)
 	if !ok {
 		return fmt.Errorf("state has wrong type %T", state)
 	}
-	if st.Generation <= a.machine.Generation() {
-		a.Log.Debugf("Ignoring Telegraf's saved state (generation %d): the state file's is newer (generation %d)",
-			st.Generation, a.machine.Generation())
+	if a.machine == nil {
+		a.handed = &st
 		return nil
 	}
-	// An error here would stop the agent: a bad saved state is not worth it.
-	if err := a.machine.Restore(st); err != nil {
-		a.Log.Warnf("Ignoring Telegraf's saved state: %v", err)
-		return nil
-	}
-	// The own state file is older: replace it with the next scan.
-	a.machine.dirty = true
+	a.adopt(st)
 	return nil
 }
 
-func hashMetricTags(tags []*telegraf.Tag) (series, source uint64) {
-	series, source = fnvOffset, fnvOffset
+// adopt replaces the state by st when st is newer. An error here would stop
+// the agent: a bad saved state is logged and ignored instead.
+func (a *AlertState) adopt(st machine.State) {
+	if st.Generation <= a.machine.Generation() {
+		a.Log.Debugf("Ignoring the state handed over (generation %d): the state file's is as new (generation %d)",
+			st.Generation, a.machine.Generation())
+		return
+	}
+	if err := a.machine.Restore(st); err != nil {
+		a.Log.Warnf("Ignoring the state handed over: %v", err)
+		return
+	}
+	// The own state file is older: replace it with the next scan.
+	a.machine.MarkUnsaved()
+}
+
+func (a *AlertState) logNotice(n machine.Notice) {
+	switch n.Kind {
+	case machine.NoticeClockBack:
+		a.Log.Warnf("Stored times of source %s lay up to %s after its metrics' time (the clock stepped back?): taken as now",
+			describeTags(n.SourceTags), n.By)
+	case machine.NoticeForgotten:
+		a.Log.Infof("Forgot source %s, not heard from for %s ('forget_after' is %s): dropped %d alerted job(s) without a recovery",
+			describeTags(n.SourceTags), n.By.Round(time.Second), time.Duration(a.ForgetAfter), n.Jobs)
+	}
+}
+
+func describeTags(tags []machine.Tag) string {
+	parts := make([]string, 0, len(tags))
 	for _, t := range tags {
-		series = fnvTag(series, t.Key, t.Value)
-		if t.Key != tagPID && t.Key != tagPattern {
-			source = fnvTag(source, t.Key, t.Value)
-		}
+		parts = append(parts, t.Key+"="+t.Value)
 	}
-	return series, source
-}
-
-func copyTags(tags []*telegraf.Tag) []Tag {
-	out := make([]Tag, len(tags))
-	for i, t := range tags {
-		out[i] = Tag{Key: t.Key, Value: t.Value}
-	}
-	return out
-}
-
-func toFloat(v interface{}) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case int64:
-		return float64(x), true
-	case uint64:
-		return float64(x), true
-	}
-	return 0, false
-}
-
-func toInt(v interface{}) (int64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return x, true
-	case uint64:
-		return int64(x), true //nolint:gosec // unix ns and PIDs fit
-	case float64:
-		return int64(x), true
-	}
-	return 0, false
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 func init() {
@@ -402,7 +250,9 @@ func init() {
 			SendRecovery:           true,
 			AlertMeasurement:       "procblocking_alert",
 			DigestAfter:            5,
+			GroupInterval:          config.Duration(time.Minute),
 			FailedScansBeforeAlert: 3,
+			ForgetAfter:            config.Duration(7 * 24 * time.Hour),
 			Language:               "en",
 		}
 	})

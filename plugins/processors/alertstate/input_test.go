@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	_ "github.com/procblocking/procblocking/plugins/inputs/procblocking"
+	"github.com/procblocking/procblocking/plugins/processors/alertstate/internal/machine"
 )
 
 // The real input, configured from TOML like the agent does, scanning a fake
@@ -32,6 +33,9 @@ func TestWithProcblockingInput(t *testing.T) {
 [[processors.alertstate]]
   threshold = "60m"
   cooldown = "30m"
+  ## The gathers follow each other within milliseconds: send the
+  ## recovery at once rather than after the alerts' group window.
+  group_interval = "0s"
 `), "watchdog.conf"))
 	require.Len(t, cfg.Inputs, 1)
 	require.Len(t, cfg.Processors, 1)
@@ -73,25 +77,27 @@ func TestWithProcblockingInput(t *testing.T) {
 	require.Len(t, in, 4, "three processes and the scan")
 }
 
-// expectedEvent is the single-process event for a procblocking metric.
+// expectedEvent is the single-job event for a procblocking metric of a
+// process that is a job of its own.
 func expectedEvent(kind string, m telegraf.Metric) telegraf.Metric {
 	tags := map[string]string{"event": kind}
 	for k, v := range m.Tags() {
 		tags[k] = v
 	}
 	f := m.Fields()
+	id := machine.AlertID(machine.SourceID(m.TagList(), telegrafTag), machine.JobID{PID: mustPID(m), CreatedAt: f["created_at"].(int64)})
 	fields := map[string]interface{}{
 		"count":          int64(1),
-		"pid":            mustPID(m),
+		"alert_id":       id,
+		"job_processes":  int64(1),
 		"age_seconds":    f["age_seconds"],
 		"cpu_seconds":    f["cpu_seconds"],
-		"orphan":         f["orphan"],
 		"ppid":           f["ppid"],
 		"cmdline":        f["cmdline"],
 		"alerts_sent":    int64(1),
 		"first_alert_at": m.Time().UnixNano(),
 	}
-	for _, k := range []string{"cpu_usage", "container_id"} {
+	for _, k := range []string{"cpu_usage", "container_id", "orphan"} {
 		if v, ok := f[k]; ok {
 			fields[k] = v
 		}

@@ -1,354 +1,400 @@
 package alertstate
 
 import (
+	_ "embed"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/procblocking/procblocking/internal/textutil"
+	"github.com/procblocking/procblocking/plugins/processors/alertstate/internal/machine"
 )
+
+// The default messages are templates like the ones a user may give, so that
+// both render the same way.
+var (
+	//go:embed templates/en.tmpl
+	templatesEN string
+	//go:embed templates/ru.tmpl
+	templatesRU string
+)
+
+// languages maps each language to its default templates.
+var languages = map[string]string{"en": templatesEN, "ru": templatesRU}
 
 // maxMessageRunes bounds the message field; Telegram allows 4096 characters
 // and the output may add a little markup around it.
 const maxMessageRunes = 4000
 
-// digestList is how many processes a digest message lists by name.
-const digestList = 10
-
-// digestCmdlineRunes bounds each command line in a digest's list.
-const digestCmdlineRunes = 120
-
-// MessageData is what a message template sees (documented in the README).
-type MessageData struct {
-	Event    string
-	Count    int
-	Digest   bool
-	Host     string
-	Tags     map[string]string // the source's tags (host, ...)
-	Error    string
-	Failures int
-	Time     time.Time
-	// Process is the event's process, or the first of a digest.
-	Process *ProcessView
-	// Processes lists the first ten processes; More counts the rest.
-	Processes []ProcessView
-	More      int
+// headlineEmoji starts the first line of each kind's message; outputs and
+// readers tell the kinds apart by it.
+var headlineEmoji = map[machine.Kind]string{
+	machine.KindAlert:         "🚨",
+	machine.KindRealert:       "🔁",
+	machine.KindRecovery:      "✅",
+	machine.KindScanFailed:    "⚠️",
+	machine.KindScanRecovered: "🟢",
 }
 
-// ProcessView is one process in MessageData. Strings are valid UTF-8 with
-// control characters replaced by spaces.
-type ProcessView struct {
-	PID          int64
-	PPID         int64
-	Pattern      string
-	Host         string
-	Tags         map[string]string
-	AgeSeconds   float64
-	Age          string // human form: 2h 03m
-	CPUSeconds   float64
-	CPUUsage     float64
-	HasCPUUsage  bool
-	Orphan       bool
-	Cmdline      string
-	ContainerID  string
-	Comm         string
-	AlertsSent   int
-	FirstAlertAt time.Time
-	LivedSeconds float64
-	Lived        string
-	Vanished     bool
+// messageData is what a message template sees (documented in the README).
+type messageData struct {
+	Event  string
+	Host   string
+	Tags   map[string]string // the source's tags (host, ...)
+	Time   time.Time
+	Digest bool
+	// Count is the number of jobs in the event (failed scans for scan
+	// events); a digest too long for one message is split, and each part
+	// has jobs From to To (counted from 1) of Total.
+	Count, Total, From, To int
+	Job                    *jobView // the event's job, or a digest's first
+	Jobs                   []jobView
+	Error                  string
+	Failures               int
 }
 
-// templateNames are the keys accepted in the templates table.
-var templateNames = []Kind{KindAlert, KindRealert, KindRecovery, KindScanFailed, KindScanRecovered}
+// jobView is one job in messageData: its head process (the job's top) and
+// its other processes. Strings are valid UTF-8 with control characters
+// replaced by spaces.
+type jobView struct {
+	AlertID          string
+	PID              int64
+	PPID             int64
+	Pattern          string
+	Cmdline          string
+	Comm             string
+	ContainerID      string
+	ShortContainerID string
+	AgeSeconds       float64
+	LivedSeconds     float64
+	CPUSeconds       float64
+	CPUUsage         float64
+	HasCPUUsage      bool
+	// The job's processes together.
+	JobCPUSeconds  float64
+	JobCPUUsage    float64
+	JobHasCPUUsage bool
+	Orphan         bool
+	OrphanKnown    bool
+	Vanished       bool
+	AlertsSent     int64
+	FirstAlertAt   time.Time
+	Processes      int // in the job, this one included
+	Others         []processView
+}
 
-var templateFuncs = template.FuncMap{
-	"duration": func(seconds float64) string { return humanDuration(seconds, "en") },
-	"truncate": func(n int, s string) string { return truncateRunes(s, n) },
-	"join":     strings.Join,
+// processView is one of a job's other processes.
+type processView struct {
+	PID        int64
+	Pattern    string
+	Cmdline    string
+	AgeSeconds float64
 }
 
 type messages struct {
-	lang      string
-	overrides map[Kind]*template.Template
+	defaults *template.Template
+	tmpl     *template.Template // the defaults with the user's templates
 }
 
-func newMessages(lang string, templates map[string]string) (*messages, error) {
-	ms := &messages{lang: lang, overrides: make(map[Kind]*template.Template)}
-	for name, text := range templates {
-		kind := Kind(name)
-		known := false
-		for _, k := range templateNames {
-			known = known || k == kind
-		}
-		if !known {
+func newMessages(lang string, overrides map[string]string) (*messages, error) {
+	defaults, err := template.New(lang).Funcs(templateFuncs(lang)).Option("missingkey=error").Parse(languages[lang])
+	if err != nil {
+		return nil, fmt.Errorf("default templates of %q: %w", lang, err)
+	}
+	ms := &messages{defaults: defaults, tmpl: defaults}
+	if len(overrides) == 0 {
+		return ms, nil
+	}
+	t, err := defaults.Clone()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(overrides)) {
+		if _, ok := headlineEmoji[machine.Kind(name)]; !ok {
 			return nil, fmt.Errorf("invalid 'templates' key %q: want one of alert, realert, recovery, scan_failed, scan_recovered", name)
 		}
-		t, err := template.New(name).Funcs(templateFuncs).Option("missingkey=error").Parse(text)
-		if err != nil {
-			return nil, fmt.Errorf("invalid 'templates.%s': %w", name, err)
+		if _, err := t.New(name).Parse(overrides[name]); err != nil {
+			return nil, fmt.Errorf("invalid 'templates.%s' %q: %w", name, textutil.Truncate(overrides[name], 60), err)
 		}
-		// Fields that do not exist only fail on execution: try both shapes.
-		for _, ev := range sampleEvents(kind) {
-			if err := t.Execute(&strings.Builder{}, ms.data(&ev)); err != nil {
-				return nil, fmt.Errorf("invalid 'templates.%s': %w", name, err)
+	}
+	ms.tmpl = t
+	// A field that does not exist only fails on execution: try each shape
+	// of data the template can get.
+	for _, name := range slices.Sorted(maps.Keys(overrides)) {
+		for _, ev := range sampleEvents(machine.Kind(name)) {
+			if _, err := ms.execute(ms.tmpl, ev.Kind, ms.data(&ev, views(&ev), 0)); err != nil {
+				return nil, fmt.Errorf("invalid 'templates.%s' %q: %w", name, textutil.Truncate(overrides[name], 60), err)
 			}
 		}
-		ms.overrides[kind] = t
 	}
 	return ms, nil
 }
 
-// render returns the message of an event: the override if any (falling back
-// to the built-in text when it fails), cut to maxMessageRunes.
-func (ms *messages) render(ev *Event) (string, error) {
-	var text string
-	var err error
-	if t, ok := ms.overrides[ev.Kind]; ok {
-		var b strings.Builder
-		if err = t.Execute(&b, ms.data(ev)); err == nil {
-			text = b.String()
-		}
-	}
-	if text == "" {
-		text = ms.builtin(ev)
-	}
-	return limitMessage(text), err
+// job renders the message of a single-job event.
+func (ms *messages) job(ev *machine.Event) (string, machine.Kind, error) {
+	text, err := ms.render(ev.Kind, ms.data(ev, views(ev), 0))
+	return textutil.Truncate(text, maxMessageRunes), ev.Kind, err
 }
 
-func (ms *messages) data(ev *Event) MessageData {
-	d := MessageData{
+// scan renders the message of a scan event.
+func (ms *messages) scan(ev *machine.Event) (string, machine.Kind, error) {
+	text, err := ms.render(ev.Kind, ms.data(ev, nil, 0))
+	return textutil.Truncate(text, maxMessageRunes), ev.Kind, err
+}
+
+// digestPart is one event of a digest: its message and its jobs.
+type digestPart struct {
+	text string
+	jobs []machine.Snapshot
+}
+
+// digest renders a digest in as few messages as hold every job: all in one
+// when it fits in maxMessageRunes, otherwise the longest runs of jobs that
+// fit, in order.
+func (ms *messages) digest(ev *machine.Event) ([]digestPart, error) {
+	var parts []digestPart
+	var firstErr error
+	all := views(ev)
+	render := func(from, n int) (string, bool) {
+		text, err := ms.render(ev.Kind, ms.data(ev, all[from:from+n], from))
+		if firstErr == nil {
+			firstErr = err
+		}
+		return text, utf8.RuneCountInString(text) <= maxMessageRunes
+	}
+	for from := 0; from < len(ev.Jobs); {
+		// The largest number of jobs whose message fits (one at least):
+		// doubling from a few, then halving the gap, so that a digest of
+		// thousands of jobs is never rendered whole.
+		rest := len(ev.Jobs) - from
+		fit, fitText, over := 0, "", rest+1
+		for k := min(rest, 32); fit < rest && k < over; {
+			if text, ok := render(from, k); ok {
+				fit, fitText = k, text
+				k = min(rest, 2*k)
+			} else {
+				over = k
+			}
+		}
+		for lo, hi := fit+1, over-1; lo <= hi; {
+			mid := (lo + hi) / 2
+			if text, ok := render(from, mid); ok {
+				fit, fitText, lo = mid, text, mid+1
+			} else {
+				hi = mid - 1
+			}
+		}
+		if fit == 0 {
+			fit = 1
+			fitText, _ = render(from, 1)
+		}
+		parts = append(parts, digestPart{text: textutil.Truncate(fitText, maxMessageRunes), jobs: ev.Jobs[from : from+fit]})
+		from += fit
+	}
+	return parts, firstErr
+}
+
+// render executes the kind's template, falling back to the default one when
+// a user's template fails, and makes the text a message: valid UTF-8,
+// without trailing blanks, starting with the kind's emoji.
+func (ms *messages) render(kind machine.Kind, d *messageData) (string, error) {
+	text, err := ms.execute(ms.tmpl, kind, d)
+	if err != nil && ms.tmpl != ms.defaults {
+		var derr error
+		if text, derr = ms.execute(ms.defaults, kind, d); derr != nil {
+			text = ""
+		}
+	}
+	text = strings.TrimRightFunc(strings.ToValidUTF8(text, "\uFFFD"), unicode.IsSpace)
+	if emoji := headlineEmoji[kind]; !strings.HasPrefix(text, emoji) {
+		text = emoji + " " + text
+	}
+	return text, err
+}
+
+func (*messages) execute(t *template.Template, kind machine.Kind, d *messageData) (string, error) {
+	var b strings.Builder
+	err := t.ExecuteTemplate(&b, string(kind), d)
+	return b.String(), err
+}
+
+// data is what the templates see of an event whose jobs from+1 to
+// from+len(jobs) are jobs.
+func (*messages) data(ev *machine.Event, jobs []jobView, from int) *messageData {
+	d := &messageData{
 		Event:    string(ev.Kind),
-		Count:    ev.Count,
-		Digest:   ev.Digest(),
 		Tags:     make(map[string]string, len(ev.SourceTags)),
+		Time:     time.Unix(0, ev.Time).UTC(),
+		Digest:   ev.Digest(),
+		Count:    len(jobs),
+		Total:    len(ev.Jobs),
+		From:     from + 1,
+		To:       from + len(jobs),
+		Jobs:     jobs,
 		Error:    clean(ev.Error),
 		Failures: ev.Failures,
-		Time:     ev.Time,
+	}
+	if len(ev.Jobs) == 0 {
+		d.Count, d.Total, d.From, d.To = ev.Failures, ev.Failures, 1, ev.Failures
 	}
 	for _, t := range ev.SourceTags {
 		d.Tags[clean(t.Key)] = clean(t.Value)
 	}
 	d.Host = d.Tags["host"]
-	for i := range ev.Procs {
-		if i == digestList {
-			d.More = len(ev.Procs) - digestList
-			break
-		}
-		d.Processes = append(d.Processes, ms.view(&ev.Procs[i]))
-	}
-	if len(d.Processes) > 0 {
-		d.Process = &d.Processes[0]
-		if d.Host == "" {
-			d.Host = d.Process.Host
-		}
+	if len(jobs) > 0 {
+		d.Job = &jobs[0]
 	}
 	return d
 }
 
-func (ms *messages) view(s *Snapshot) ProcessView {
-	v := ProcessView{
-		PID:          s.Info.PID,
-		PPID:         s.Info.PPID,
-		Tags:         make(map[string]string, len(s.Tags)),
-		AgeSeconds:   s.AgeSeconds,
-		Age:          humanDuration(s.AgeSeconds, ms.lang),
-		CPUSeconds:   s.Info.CPUSeconds,
-		CPUUsage:     s.Info.CPUUsage,
-		HasCPUUsage:  s.Info.HasCPUUsage,
-		Orphan:       s.Info.Orphan,
-		Cmdline:      clean(s.Info.Cmdline),
-		ContainerID:  clean(s.Info.ContainerID),
-		Comm:         clean(s.Info.Comm),
-		AlertsSent:   s.AlertsSent,
-		FirstAlertAt: s.FirstAlertAt,
-		Vanished:     s.Vanished,
+// views turns the jobs of an event into what templates see of them.
+func views(ev *machine.Event) []jobView {
+	out := make([]jobView, len(ev.Jobs))
+	for i := range ev.Jobs {
+		out[i] = view(ev.Source, &ev.Jobs[i])
 	}
-	for _, t := range s.Tags {
-		v.Tags[clean(t.Key)] = clean(t.Value)
+	return out
+}
+
+func view(source uint64, s *machine.Snapshot) jobView {
+	h := &s.Head
+	v := jobView{
+		AlertID:          machine.AlertID(source, s.Job),
+		PID:              h.PID,
+		PPID:             h.PPID,
+		Pattern:          clean(h.Pattern),
+		Cmdline:          clean(h.Cmdline),
+		Comm:             clean(h.Comm),
+		ContainerID:      clean(h.ContainerID),
+		ShortContainerID: shortID(clean(h.ContainerID)),
+		AgeSeconds:       h.Age,
+		CPUSeconds:       h.CPUSeconds,
+		CPUUsage:         h.CPUUsage,
+		HasCPUUsage:      h.HasCPUUsage,
+		Orphan:           h.Orphan && h.OrphanKnown,
+		OrphanKnown:      h.OrphanKnown,
+		Vanished:         s.Vanished,
+		AlertsSent:       s.AlertsSent,
+		FirstAlertAt:     time.Unix(0, s.FirstAlertAt).UTC(),
+		Processes:        1 + len(s.Others),
 	}
-	v.Pattern, v.Host = v.Tags[tagPattern], v.Tags["host"]
-	if s.CreatedAt > 0 && !s.LastSeenAt.IsZero() {
-		v.LivedSeconds = s.LastSeenAt.Sub(time.Unix(0, s.CreatedAt)).Seconds()
+	if h.CreatedAt > 0 && s.LastSeenAt > h.CreatedAt {
+		v.LivedSeconds = float64(s.LastSeenAt-h.CreatedAt) / 1e9
 	}
 	if v.LivedSeconds <= 0 {
-		v.LivedSeconds = s.AgeSeconds
+		v.LivedSeconds = h.Age
 	}
-	v.Lived = humanDuration(v.LivedSeconds, ms.lang)
+	v.JobCPUSeconds, v.JobCPUUsage, v.JobHasCPUUsage = h.CPUSeconds, h.CPUUsage, h.HasCPUUsage
+	for _, o := range s.Others {
+		v.Others = append(v.Others, processView{PID: o.PID, Pattern: clean(o.Pattern), Cmdline: clean(o.Cmdline), AgeSeconds: o.Age})
+		v.JobCPUSeconds += o.CPUSeconds
+		if o.HasCPUUsage {
+			v.JobCPUUsage += o.CPUUsage
+			v.JobHasCPUUsage = true
+		}
+	}
 	return v
 }
 
-// Built-in texts.
-type phrases struct {
-	title                                map[Kind]string // single-process headline
-	digestTitle                          map[Kind]string
-	onHost                               string
-	running, cpu, cpuNow                 string
-	orphanYes, orphanNo                  string
-	container, command, action           string
-	recoveredGone, recoveredBelow        string
-	more                                 string
-	scanFailed, scanRecovered, blindNote string
-	patternWord, alertNumber             string
-}
-
-var phraseSets = map[string]*phrases{
-	"en": {
-		title: map[Kind]string{
-			KindAlert:    "ALERT: blocking process",
-			KindRealert:  "STILL BLOCKING: process",
-			KindRecovery: "RECOVERY: blocking process",
-		},
-		digestTitle: map[Kind]string{
-			KindAlert:    "ALERT: %d blocking processes",
-			KindRealert:  "STILL BLOCKING: %d processes",
-			KindRecovery: "RECOVERY: %d blocking processes are gone or back under the threshold",
-		},
-		onHost:         " on %s",
-		running:        "PID %d (pattern %q) has been running for %s (%.0f s).",
-		cpu:            "CPU time: %.1f s",
-		cpuNow:         ", now %.1f%% of one core",
-		orphanYes:      "Orphaned: yes, reparented to PID %d (whatever started it is gone).",
-		orphanNo:       "Orphaned: no, parent PID %d.",
-		container:      "Container: %s",
-		command:        "Command: %s",
-		action:         "Action: find out whether anything still needs it; if not, stop it (kill %d, as seen from the host).",
-		recoveredGone:  "PID %d (pattern %q) is gone after running for %s (%.0f s); %d alert(s) were sent.",
-		recoveredBelow: "PID %d (pattern %q) is back under the age threshold after %s (%.0f s); %d alert(s) were sent.",
-		more:           "and %d more",
-		scanFailed:     "WATCHDOG BLIND: %d consecutive process scans%s failed: %s",
-		blindNote:      "Blocking processes cannot be detected until scans succeed again.",
-		scanRecovered:  "WATCHDOG BACK: process scans%s succeed again after %d failed ones.",
-		patternWord:    "pattern",
-		alertNumber:    " (alert #%d)",
-	},
-	"ru": {
-		title: map[Kind]string{
-			KindAlert:    "ТРЕВОГА: блокирующий процесс",
-			KindRealert:  "ВСЁ ЕЩЁ БЛОКИРУЕТ: процесс",
-			KindRecovery: "ВОССТАНОВЛЕНИЕ: блокирующий процесс",
-		},
-		digestTitle: map[Kind]string{
-			KindAlert:    "ТРЕВОГА: блокирующих процессов: %d",
-			KindRealert:  "ВСЁ ЕЩЁ БЛОКИРУЮТ: процессов: %d",
-			KindRecovery: "ВОССТАНОВЛЕНИЕ: блокирующих процессов завершилось или вернулось под порог: %d",
-		},
-		onHost:         " на %s",
-		running:        "PID %d (шаблон %q) работает уже %s (%.0f с).",
-		cpu:            "Время CPU: %.1f с",
-		cpuNow:         ", сейчас %.1f%% одного ядра",
-		orphanYes:      "Сирота: да, переподчинён PID %d (тот, кто его запустил, уже завершился).",
-		orphanNo:       "Сирота: нет, родитель PID %d.",
-		container:      "Контейнер: %s",
-		command:        "Команда: %s",
-		action:         "Что делать: выясните, нужен ли он ещё; если нет, остановите его (kill %d, PID в пространстве хоста).",
-		recoveredGone:  "PID %d (шаблон %q) завершился, проработав %s (%.0f с); отправлено оповещений: %d.",
-		recoveredBelow: "PID %d (шаблон %q) снова ниже порога возраста после %s (%.0f с); отправлено оповещений: %d.",
-		more:           "и ещё %d",
-		scanFailed:     "НАБЛЮДЕНИЕ НЕДОСТУПНО: %d сканирований процессов подряд%s завершились ошибкой: %s",
-		blindNote:      "Блокирующие процессы не обнаруживаются, пока сканирование не заработает снова.",
-		scanRecovered:  "НАБЛЮДЕНИЕ ВОССТАНОВЛЕНО: сканирование процессов%s снова работает после %d неудачных.",
-		patternWord:    "шаблон",
-		alertNumber:    " (оповещение №%d)",
-	},
-}
-
-func (ms *messages) builtin(ev *Event) string {
-	p := phraseSets[ms.lang]
-	d := ms.data(ev)
-	on := ""
-	if d.Host != "" {
-		on = fmt.Sprintf(p.onHost, d.Host)
+// shortID is a container ID as `docker ps` shows it: its first 12 characters.
+func shortID(id string) string {
+	n := 0
+	for i := range id {
+		if n == 12 {
+			return id[:i]
+		}
+		n++
 	}
+	return id
+}
+
+// units of humanDuration per language: days, hours, minutes, seconds, and
+// whether a space separates a number from its unit.
+var units = map[string][5]string{
+	"en": {"d", "h", "m", "s", ""},
+	"ru": {"д", "ч", "мин", "с", " "},
+}
+
+func templateFuncs(lang string) template.FuncMap {
+	u := units[lang]
+	return template.FuncMap{
+		"duration": func(seconds float64) string { return humanDuration(seconds, u) },
+		"age": func(seconds float64) string {
+			s := humanDuration(seconds, u)
+			if total := wholeSeconds(seconds); total >= 60 {
+				s += " (" + strconv.FormatInt(total, 10) + " " + u[3] + ")"
+			}
+			return s
+		},
+		"decimal": func(f float64) string {
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				f = 0
+			}
+			s := strconv.FormatFloat(f, 'f', 1, 64)
+			if lang == "ru" {
+				s = strings.Replace(s, ".", ",", 1)
+			}
+			return s
+		},
+		"truncate": func(n int, s string) string { return textutil.Truncate(s, n) },
+		"pids":     pids,
+		"join":     strings.Join,
+	}
+}
+
+// pids lists the PIDs of jobs or processes: "12, 13, 14".
+func pids(list interface{}) (string, error) {
 	var b strings.Builder
-	switch {
-	case ev.Kind == KindScanFailed:
-		fmt.Fprintf(&b, p.scanFailed, d.Failures, on, d.Error)
-		b.WriteString("\n")
-		b.WriteString(p.blindNote)
-	case ev.Kind == KindScanRecovered:
-		fmt.Fprintf(&b, p.scanRecovered, on, d.Failures)
-	case d.Digest:
-		fmt.Fprintf(&b, p.digestTitle[ev.Kind], d.Count)
-		b.WriteString(on)
-		for _, v := range d.Processes {
-			fmt.Fprintf(&b, "\n- PID %d, %s, %s %q: %s", v.PID, v.Age, p.patternWord, v.Pattern,
-				truncateRunes(v.Cmdline, digestCmdlineRunes))
+	add := func(pid int64) {
+		if b.Len() > 0 {
+			b.WriteString(", ")
 		}
-		if d.More > 0 {
-			b.WriteString("\n")
-			fmt.Fprintf(&b, p.more, d.More)
-		}
-	case d.Process != nil:
-		v := d.Process
-		b.WriteString(p.title[ev.Kind])
-		b.WriteString(on)
-		if ev.Kind == KindRealert {
-			fmt.Fprintf(&b, p.alertNumber, v.AlertsSent)
-		}
-		b.WriteString("\n")
-		if ev.Kind == KindRecovery {
-			format := p.recoveredBelow
-			if v.Vanished {
-				format = p.recoveredGone
-			}
-			fmt.Fprintf(&b, format, v.PID, v.Pattern, v.Lived, v.LivedSeconds, v.AlertsSent)
-			if v.ContainerID != "" {
-				b.WriteString("\n")
-				fmt.Fprintf(&b, p.container, v.ContainerID)
-			}
-			b.WriteString("\n")
-			fmt.Fprintf(&b, p.command, v.Cmdline)
-			break
-		}
-		fmt.Fprintf(&b, p.running, v.PID, v.Pattern, v.Age, v.AgeSeconds)
-		b.WriteString("\n")
-		fmt.Fprintf(&b, p.cpu, v.CPUSeconds)
-		if v.HasCPUUsage {
-			fmt.Fprintf(&b, p.cpuNow, v.CPUUsage)
-		}
-		b.WriteString("\n")
-		if v.Orphan {
-			fmt.Fprintf(&b, p.orphanYes, v.PPID)
-		} else {
-			fmt.Fprintf(&b, p.orphanNo, v.PPID)
-		}
-		if v.ContainerID != "" {
-			b.WriteString("\n")
-			fmt.Fprintf(&b, p.container, v.ContainerID)
-		}
-		b.WriteString("\n")
-		fmt.Fprintf(&b, p.action, v.PID)
-		b.WriteString("\n")
-		fmt.Fprintf(&b, p.command, v.Cmdline)
+		b.WriteString(strconv.FormatInt(pid, 10))
 	}
-	return b.String()
+	switch l := list.(type) {
+	case []jobView:
+		for i := range l {
+			add(l[i].PID)
+		}
+	case []processView:
+		for i := range l {
+			add(l[i].PID)
+		}
+	default:
+		return "", fmt.Errorf("pids of %T: want .Jobs or .Others", list)
+	}
+	return b.String(), nil
 }
 
-// humanDuration renders seconds as "2h 03m" (or "5m 07s", "3d 04h 05m").
-func humanDuration(seconds float64, lang string) string {
+func wholeSeconds(seconds float64) int64 {
 	if !(seconds > 0) || seconds > 1e15 {
-		seconds = 0
+		return 0
 	}
-	// Rounded as the "(%.0f s)" beside it is, so the two never disagree.
-	total := int64(math.Round(seconds))
+	return int64(math.Round(seconds))
+}
+
+// humanDuration renders seconds as "2h 03m", "5m 07s", "3d 04h 05m", or
+// "45 s" under a minute (in Russian "2 ч 03 мин", "45 с").
+func humanDuration(seconds float64, u [5]string) string {
+	total := wholeSeconds(seconds)
 	d, h, m, s := total/86400, total/3600%24, total/60%60, total%60
-	units := [4]string{"d", "h", "m", "s"}
-	if lang == "ru" {
-		units = [4]string{"д", "ч", "м", "с"}
-	}
+	sp := u[4]
 	switch {
 	case d > 0:
-		return fmt.Sprintf("%d%s %02d%s %02d%s", d, units[0], h, units[1], m, units[2])
+		return fmt.Sprintf("%d%s%s %02d%s%s %02d%s%s", d, sp, u[0], h, sp, u[1], m, sp, u[2])
 	case h > 0:
-		return fmt.Sprintf("%d%s %02d%s", h, units[1], m, units[2])
+		return fmt.Sprintf("%d%s%s %02d%s%s", h, sp, u[1], m, sp, u[2])
 	case m > 0:
-		return fmt.Sprintf("%d%s %02d%s", m, units[2], s, units[3])
+		return fmt.Sprintf("%d%s%s %02d%s%s", m, sp, u[2], s, sp, u[3])
 	}
-	return strconv.FormatInt(s, 10) + units[3]
+	return strconv.FormatInt(s, 10) + " " + u[3]
 }
 
 // clean makes a value from /proc safe to put in a plain-text line: valid
@@ -375,48 +421,35 @@ func clean(s string) string {
 	}, s)
 }
 
-// truncateRunes cuts s to at most n runes, ending with "…" when cut.
-func truncateRunes(s string, n int) string {
-	if n < 1 {
-		return ""
+// sampleEvents are the shapes of data a template of the kind can get; Init
+// tries a user's template on each.
+func sampleEvents(kind machine.Kind) []machine.Event {
+	now := time.Unix(1_700_000_000, 0).UnixNano()
+	src := []machine.Tag{{Key: "host", Value: "h"}}
+	switch kind {
+	case machine.KindScanFailed, machine.KindScanRecovered:
+		return []machine.Event{{Kind: kind, Time: now, SourceTags: src, Failures: 3, Error: "e"}}
 	}
-	if utf8.RuneCountInString(s) <= n {
+	job := func(pid int64, others int, orphanKnown, vanished bool) machine.Snapshot {
+		created := now - int64(2*time.Hour)
+		s := machine.Snapshot{
+			Job: machine.JobID{PID: pid, CreatedAt: created},
+			Head: machine.Proc{PID: pid, PPID: 1, CreatedAt: created, Age: 7200, CPUSeconds: 1, Orphan: true, OrphanKnown: orphanKnown,
+				Pattern: "pytest", Cmdline: "pytest", ContainerID: "c"},
+			AlertsSent: 1, FirstAlertAt: now, LastSeenAt: now, Vanished: vanished,
+		}
+		for i := range others {
+			s.Others = append(s.Others, machine.Proc{PID: pid + 1 + int64(i), CreatedAt: created, Age: 7000, Pattern: "pytest", Cmdline: "pytest"})
+		}
 		return s
 	}
-	i, count := 0, 0
-	for i = range s {
-		if count == n-1 {
-			break
-		}
-		count++
+	many := make([]machine.Snapshot, 12)
+	for i := range many {
+		many[i] = job(int64(100+i*20), i, true, false)
 	}
-	return s[:i] + "…"
-}
-
-// limitMessage returns valid UTF-8 of at most maxMessageRunes runes.
-func limitMessage(s string) string {
-	return truncateRunes(strings.ToValidUTF8(s, "\uFFFD"), maxMessageRunes)
-}
-
-// sampleEvents are used to try a template override in Init.
-func sampleEvents(kind Kind) []Event {
-	now := time.Unix(1_700_000_000, 0).UTC()
-	snap := Snapshot{
-		Tags:         []Tag{{"host", "h"}, {"pattern", "pytest"}, {"pid", "42"}},
-		CreatedAt:    now.Add(-2 * time.Hour).UnixNano(),
-		AgeSeconds:   7200,
-		Info:         ProcInfo{PID: 42, PPID: 1, CPUSeconds: 1, Orphan: true, Cmdline: "pytest"},
-		AlertsSent:   1,
-		FirstAlertAt: now,
-		LastSeenAt:   now,
-	}
-	src := []Tag{{"host", "h"}}
-	switch kind {
-	case KindScanFailed, KindScanRecovered:
-		return []Event{{Kind: kind, Time: now, SourceTags: src, Count: 3, Failures: 3, Error: "e"}}
-	}
-	return []Event{
-		{Kind: kind, Time: now, SourceTags: src, Count: 1, Procs: []Snapshot{snap}},
-		{Kind: kind, Time: now, SourceTags: src, Count: 2, Procs: []Snapshot{snap, snap}},
+	return []machine.Event{
+		{Kind: kind, Time: now, SourceTags: src, Jobs: []machine.Snapshot{job(42, 0, true, true)}},
+		{Kind: kind, Time: now, SourceTags: src, Jobs: []machine.Snapshot{job(42, 12, false, false)}},
+		{Kind: kind, Time: now, SourceTags: nil, Jobs: many},
 	}
 }

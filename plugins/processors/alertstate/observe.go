@@ -1,0 +1,150 @@
+package alertstate
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/influxdata/telegraf"
+
+	"github.com/procblocking/procblocking/plugins/processors/alertstate/internal/machine"
+)
+
+// observe reads one process metric into the machine. It runs for every
+// matching process on every scan: it reads the fields once and copies no
+// tags unless the source is new.
+func (a *AlertState) observe(m telegraf.Metric) []machine.Event {
+	var o machine.Observation
+	p := &o.Proc
+	var haveAge, haveJobPID, haveJobCreated bool
+	var jobPID, jobCreated int64
+	for _, f := range m.FieldList() {
+		switch f.Key {
+		case "age_seconds":
+			p.Age, haveAge = toFloat(f.Value)
+		case "created_at":
+			p.CreatedAt, _ = toInt(f.Value)
+		case "job_pid":
+			jobPID, haveJobPID = toInt(f.Value)
+		case "job_created_at":
+			jobCreated, haveJobCreated = toInt(f.Value)
+		case "cpu_seconds":
+			p.CPUSeconds, _ = toFloat(f.Value)
+		case "cpu_usage":
+			p.CPUUsage, p.HasCPUUsage = toFloat(f.Value)
+		case "ppid":
+			p.PPID, _ = toInt(f.Value)
+		case "orphan":
+			p.Orphan, p.OrphanKnown = f.Value.(bool)
+		case "cmdline":
+			p.Cmdline, _ = f.Value.(string)
+		case "container_id":
+			p.ContainerID, _ = f.Value.(string)
+		case "comm":
+			p.Comm, _ = f.Value.(string)
+		}
+	}
+	if !haveAge {
+		return nil
+	}
+	if !finite(p.CPUSeconds) {
+		p.CPUSeconds = 0
+	}
+	if !finite(p.CPUUsage) {
+		p.CPUUsage, p.HasCPUUsage = 0, false
+	}
+	tags := m.TagList()
+	havePID := false
+	for _, t := range tags {
+		switch t.Key {
+		case machine.TagPID:
+			pid, err := strconv.ParseInt(t.Value, 10, 64)
+			p.PID, havePID = pid, err == nil
+		case machine.TagPattern:
+			p.Pattern = t.Value
+		}
+	}
+	switch {
+	case haveJobPID && haveJobCreated:
+		o.Job = machine.JobID{PID: jobPID, CreatedAt: jobCreated}
+	case havePID:
+		// An input without job fields: every process is a job of its own.
+		o.Job = machine.JobID{PID: p.PID, CreatedAt: p.CreatedAt}
+	default:
+		return nil
+	}
+	if !havePID {
+		p.PID = o.Job.PID
+	}
+	o.Top = o.Job == machine.JobID{PID: p.PID, CreatedAt: p.CreatedAt}
+	o.JobAge = p.Age
+	if !o.Top && p.CreatedAt != 0 && o.Job.CreatedAt != 0 {
+		// The top started this much before the process.
+		o.JobAge += float64(p.CreatedAt-o.Job.CreatedAt) / 1e9
+	}
+	o.Source = machine.SourceID(tags, telegrafTag)
+	o.Time = m.Time().UnixNano()
+	if !a.machine.KnowsSource(o.Source) {
+		o.SourceTags = copyTags(tags)
+	}
+	return a.machine.Observe(o)
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+func telegrafTag(t *telegraf.Tag) (string, string) { return t.Key, t.Value }
+
+// scanResult reads a scan metric: only a clear ok=true proves processes gone.
+func scanResult(m telegraf.Metric) machine.ScanResult {
+	tags := m.TagList()
+	r := machine.ScanResult{Source: machine.SourceID(tags, telegrafTag), Tags: copyTags(tags), Time: m.Time().UnixNano()}
+	ok, found := m.GetField("ok")
+	switch v := ok.(type) {
+	case bool:
+		r.OK = v
+	default:
+		if !found {
+			r.Error = "scan metric has no 'ok' field"
+		} else {
+			r.Error = fmt.Sprintf("scan metric has a non-boolean 'ok' field %v", ok)
+		}
+	}
+	if e, ok := m.GetField("error"); ok {
+		if s, ok := e.(string); ok {
+			r.Error = s
+		}
+	}
+	return r
+}
+
+func copyTags(tags []*telegraf.Tag) []machine.Tag {
+	out := make([]machine.Tag, len(tags))
+	for i, t := range tags {
+		out[i] = machine.Tag{Key: t.Key, Value: t.Value}
+	}
+	return out
+}
+
+func toFloat(v interface{}) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+func toInt(v interface{}) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case uint64:
+		return int64(x), true //nolint:gosec // unix ns and PIDs fit
+	case float64:
+		return int64(x), true
+	}
+	return 0, false
+}
