@@ -2,6 +2,7 @@ package botapitest
 
 import (
 	"fmt"
+	"html"
 	"regexp"
 	"strings"
 )
@@ -98,4 +99,28 @@ func checkStartTag(inner string) (string, error) {
 		}
 	}
 	return name, nil
+}
+
+// VisibleText is the text Telegram shows for text sent in parseMode ("" or
+// "HTML"): the tags removed and the entities decoded. Telegram's length
+// limit applies to it. Text that is not valid HTML is returned as it is.
+func VisibleText(text, parseMode string) string {
+	if !strings.EqualFold(parseMode, "html") || ValidateHTML(text) != nil {
+		return text
+	}
+	var b strings.Builder
+	for i := 0; i < len(text); {
+		switch text[i] {
+		case '<':
+			i += strings.IndexByte(text[i:], '>') + 1
+		case '&':
+			m := entityRe.FindString(text[i:])
+			b.WriteString(html.UnescapeString(m))
+			i += len(m)
+		default:
+			b.WriteByte(text[i])
+			i++
+		}
+	}
+	return b.String()
 }
