@@ -153,8 +153,12 @@ func (c *client) editMessageText(ctx context.Context, msg *editMessageTextReques
 }
 
 func (c *client) call(ctx context.Context, method string, msg any) (int64, error) {
-	body, err := json.Marshal(msg)
-	if err != nil {
+	// Without the HTML escaping of encoding/json: "<b>" rather than
+	// "\u003cb\u003e", the same to Telegram and readable in a dump.
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(msg); err != nil {
 		return 0, fmt.Errorf("encoding %s request: %w", method, err)
 	}
 
@@ -165,7 +169,7 @@ func (c *client) call(ctx context.Context, method string, msg any) (int64, error
 	token := secret.String()
 	secret.Destroy()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+"/bot"+token+"/"+method, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+"/bot"+token+"/"+method, &body)
 	if err != nil {
 		return 0, c.scrub(method, err, token)
 	}
