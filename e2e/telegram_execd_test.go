@@ -1,12 +1,18 @@
 package e2e
 
 import (
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,4 +104,54 @@ func TestTelegramExecdQueueSurvivesSIGKILL(t *testing.T) {
 		"threaded across the SIGKILL")
 	require.Contains(t, shim.Stderr.String(), "Resuming the delivery of 3 event(s)")
 	require.NotContains(t, shim.Stderr.String(), strings.SplitN(token, ":", 2)[1])
+}
+
+// TestTelegramExecdThroughProxy: the shim loads the same plugin, so the
+// proxy and TLS options work through it: an HTTPS Bot API reached through a
+// forward proxy that wants credentials, its certificate trusted via tls_ca.
+func TestTelegramExecdThroughProxy(t *testing.T) {
+	const token = "434343:execd-proxy-token"
+	tg := botapitest.NewTLS(t, token)
+	var tunnels atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect || r.Header.Get("Proxy-Authorization") != "Basic "+base64.StdEncoding.EncodeToString([]byte("alerts:s3cret")) {
+			http.Error(w, "no", http.StatusProxyAuthRequired)
+			return
+		}
+		upstream, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		tunnels.Add(1)
+		w.WriteHeader(http.StatusOK)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			upstream.Close()
+			return
+		}
+		go func() { _, _ = io.Copy(upstream, conn); upstream.Close() }()
+		go func() { _, _ = io.Copy(conn, upstream); conn.Close() }()
+	}))
+	t.Cleanup(proxy.Close)
+
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tg.Certificate().Raw}), 0o600))
+	conf := filepath.Join(dir, "telegram.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`[[outputs.telegram]]
+  token = "${E2E_EXECD_TOKEN}"
+  chat_id = "4242"
+  api_url = %q
+  http_proxy_url = %q
+  tls_ca = %q
+`, tg.URL(), strings.Replace(proxy.URL, "http://", "http://alerts:s3cret@", 1), ca)), 0o600))
+
+	shim := startTelegramExecd(t, token, conf, filepath.Join(dir, "state"))
+	shim.send(t, alertLine("alert", "🚨 Blocking process pytest on h1\nPID 4242", "00000000000a4242", time.Now().UnixNano()))
+	require.NoError(t, shim.stdin.Close())
+	require.NoError(t, shim.Wait(t, 30*time.Second), shim.Stderr.String())
+	require.Len(t, tg.Messages(), 1)
+	require.Equal(t, int32(1), tunnels.Load())
+	require.NotContains(t, shim.Stderr.String(), "s3cret")
 }

@@ -234,7 +234,7 @@ func TestStateDirectoryLocked(t *testing.T) {
 	second.Log = &captureLogger{}
 	require.NoError(t, second.Init())
 	err := second.Connect()
-	require.ErrorContains(t, err, fmt.Sprintf("'state_directory' %q: in use by another outputs.telegram", dir))
+	require.ErrorContains(t, err, fmt.Sprintf("invalid 'state_directory' %q: in use by another outputs.telegram", dir))
 	require.NoError(t, second.Close())
 
 	require.NoError(t, p.Close())
@@ -255,8 +255,9 @@ func TestStateDirectoryUnusable(t *testing.T) {
 }
 
 // Close (at the end of --once, or when Telegraf stops) delivers what is
-// queued within close_timeout; what it cannot deliver stays in the state
-// directory and goes out after the next start.
+// queued while Telegram takes it; during an outage it stops at once rather
+// than hold up the stop (or a reload) for close_timeout. What it cannot
+// deliver stays in the state directory and goes out after the next start.
 func TestCloseDeliversThenLeavesTheRestQueued(t *testing.T) {
 	srv := newServer(t)
 	dir := t.TempDir()
@@ -268,16 +269,48 @@ func TestCloseDeliversThenLeavesTheRestQueued(t *testing.T) {
 	srv.SetDefault(botapitest.Response{Status: 502})
 	p2 := newPlugin(t, srv.URL(), func(p *Telegram) {
 		p.StateDirectory = dir
-		p.CloseTimeout = config.Duration(100 * time.Millisecond)
+		p.CloseTimeout = config.Duration(time.Hour)
 	})
 	require.NoError(t, p2.Write(batch(5)[3:]))
-	require.NoError(t, p2.Close())
-	require.Equal(t, 1, p2.log.count("W!", "2 event(s) not delivered within 'close_timeout' 100ms", "sent after the next start"), p2.log.String())
+	closed := make(chan error)
+	go func() { closed <- p2.Close() }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close waited out close_timeout while Telegram was down")
+	}
+	require.Equal(t, 1, p2.log.count("W!", "Stopping with 2 event(s) not delivered", "sent after the next start"), p2.log.String())
 
 	srv.SetDefault(botapitest.Response{})
 	p3 := newPlugin(t, srv.URL(), func(p *Telegram) { p.StateDirectory = dir })
 	require.Equal(t, 1, p3.log.count("I!", "Resuming the delivery of 2 event(s)"), p3.log.String())
 	require.Equal(t, alertTexts(1, 5), texts(waitMessages(t, srv, 5)))
+}
+
+// Telegram asks for an hour's wait (429): Close does not sit it out.
+func TestCloseDuringLongRetryWait(t *testing.T) {
+	srv := newServer(t)
+	srv.SetDefault(botapitest.Response{Status: 429, RetryAfter: 3600})
+	p := basePlugin(srv.URL())
+	p.StateDirectory = t.TempDir()
+	p.CloseTimeout = config.Duration(time.Hour)
+	log := &captureLogger{}
+	p.Log = log
+	require.NoError(t, p.Init())
+	require.NoError(t, p.Connect()) // the real clock
+	require.NoError(t, p.Write(batch(1)))
+	require.Eventually(t, func() bool { return log.count("W!", "asks to wait 1h0m0s") == 1 }, 30*time.Second, 5*time.Millisecond)
+
+	closed := make(chan error)
+	go func() { closed <- p.Close() }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close sat out the 429's retry_after")
+	}
+	require.Equal(t, 1, log.count("W!", "Stopping with 1 event(s) not delivered"), log.String())
 }
 
 func TestCloseWithoutStateDirectorySaysWhatIsLost(t *testing.T) {
@@ -286,7 +319,7 @@ func TestCloseWithoutStateDirectorySaysWhatIsLost(t *testing.T) {
 	p := newPlugin(t, srv.URL(), func(p *Telegram) { p.CloseTimeout = config.Duration(100 * time.Millisecond) })
 	require.NoError(t, p.Write(batch(2)))
 	require.NoError(t, p.Close())
-	require.Equal(t, 1, p.log.count("E!", "2 event(s) not delivered within 'close_timeout' 100ms are lost: no 'state_directory' keeps them"), p.log.String())
+	require.Equal(t, 1, p.log.count("E!", "Stopping with 2 event(s) not delivered: they are lost, no 'state_directory' keeps them"), p.log.String())
 }
 
 // FuzzParseQueueFile: whatever bytes the queue file holds, loading never

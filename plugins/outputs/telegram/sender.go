@@ -1,10 +1,12 @@
 package telegram
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -45,6 +47,8 @@ type sender struct {
 	sleep   func(context.Context, time.Duration) error
 	after   func(time.Duration) <-chan time.Time
 
+	drain    <-chan struct{} // closed when the output is closing
+	retryCtx context.Context // ends retry waits: cancelled when drain closes
 	lastSent time.Time
 	backlog  *episode // nil while not backed up
 	failing  *episode // nil while deliveries succeed
@@ -58,8 +62,26 @@ type episode struct {
 	messages int // backlog: messages; outage: failed attempts
 }
 
-// run delivers until ctx ends or, once drain is closed, the queue is empty.
+// errStopping ends a delivery that would have to wait for a retry while
+// the output is closing: what is queued stays for the next start, rather
+// than holding up the agent's stop (or a reload) for close_timeout.
+var errStopping = errors.New("closing")
+
+// run delivers until ctx ends or, once drain is closed, the queue is empty
+// or a delivery fails.
 func (s *sender) run(ctx context.Context, drain <-chan struct{}) {
+	s.drain = drain
+	// A wait for a retry ends when the output starts closing.
+	retryCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.retryCtx = retryCtx
+	go func() {
+		select {
+		case <-drain:
+			cancel()
+		case <-retryCtx.Done():
+		}
+	}()
 	for {
 		if s.queue.len() == 0 {
 			var quiet <-chan time.Time
@@ -86,67 +108,110 @@ func (s *sender) run(ctx context.Context, drain <-chan struct{}) {
 // deliverNext sends the next message: the oldest event alone or, when the
 // queue is backed up, as many waiting events as fit in one message. It
 // retries until the message is delivered or refused for good (then logged
-// and dropped), and returns an error only when ctx ends.
+// and dropped). It returns an error only when ctx ends, or when a retry
+// would be needed while the output is closing.
 func (s *sender) deliverNext(ctx context.Context) error {
 	for {
 		if err := s.pace.wait(ctx); err != nil {
 			return err
 		}
-		waiting := s.queue.len()
-		if waiting == 0 {
+		evs, req, plainText := s.compose()
+		if len(evs) == 0 {
 			return nil
 		}
-		limit := 1
-		if s.backedUp(waiting) {
-			limit = maxEventsPerMessage
-		}
-		evs := s.queue.head(limit)
-		parts := make([]rendered, len(evs))
-		for i, ev := range evs {
-			parts[i] = render(ev.Text, maxTextRunes)
-		}
-		n, htmlText, plainText := pack(parts)
-		evs = evs[:n]
-		req := &sendMessageRequest{
-			ChatID:              s.chatID,
-			Text:                htmlText,
-			ParseMode:           "HTML",
-			DisableNotification: s.silentAll(evs),
-			LinkPreviewOptions:  &linkPreviewOptions{IsDisabled: true},
-			MessageThreadID:     s.threadID,
-			ReplyParameters:     s.replyTo(evs),
-		}
-
 		id, wait, err := s.post(ctx, req, plainText)
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			// Maybe delivered, maybe not: kept, and sent at the next start
 			// (a duplicate is possible, a loss is not).
 			return ctx.Err()
-		}
-		if err != nil && wait > 0 {
-			if err := s.sleep(ctx, wait); err != nil {
+		case err != nil && wait > 0:
+			if err := s.waitRetry(ctx, wait); err != nil {
 				return err
 			}
 			continue // compose again: more may be waiting by now
 		}
-		var resolved []threadRef
-		var apiErr *apiError
-		if errors.As(err, &apiErr) {
-			s.log.Errorf("Dropping %s for chat %q: %s (HTTP %d)", kinds(evs), req.ChatID, apiErr.Description, apiErr.Code)
-		} else if err != nil {
-			s.log.Errorf("Dropping %s for chat %q: %v", kinds(evs), req.ChatID, err)
-		} else {
-			resolved = s.recordThreads(evs, id)
-		}
-		s.queue.done(evs[n-1].Seq)
-		if s.backlog != nil {
-			s.backlog.events += n
-			s.backlog.messages++
-		}
-		for _, ref := range resolved {
-			s.resolve(ctx, ref)
-		}
+		s.finish(ctx, evs, req.ChatID, id, err)
 		return nil
+	}
+}
+
+// compose builds the next message from the head of the queue.
+func (s *sender) compose() ([]event, *sendMessageRequest, string) {
+	waiting := s.queue.len()
+	if waiting == 0 {
+		return nil, nil, ""
+	}
+	limit := 1
+	if s.backedUp(waiting) {
+		limit = maxEventsPerMessage
+	}
+	evs := s.queue.head(limit)
+	parts := make([]rendered, len(evs))
+	for i, ev := range evs {
+		parts[i] = render(ev.Text, maxTextRunes)
+	}
+	n, htmlText, plainText := pack(parts)
+	evs = evs[:n]
+	return evs, &sendMessageRequest{
+		ChatID:              s.chatID,
+		Text:                htmlText,
+		ParseMode:           "HTML",
+		DisableNotification: s.silentAll(evs),
+		LinkPreviewOptions:  &linkPreviewOptions{IsDisabled: true},
+		MessageThreadID:     s.threadID,
+		ReplyParameters:     s.replyTo(evs),
+	}, plainText
+}
+
+// waitRetry waits before the next attempt; it gives up at once when the
+// output is closing.
+func (s *sender) waitRetry(ctx context.Context, wait time.Duration) error {
+	if s.closing() {
+		return errStopping
+	}
+	if s.retryCtx != nil {
+		ctx = s.retryCtx
+	}
+	if err := s.sleep(ctx, wait); err != nil {
+		if s.closing() {
+			return errStopping
+		}
+		return err
+	}
+	return nil
+}
+
+// finish records what became of a message's events: delivered (the threads
+// updated, an alert marked resolved) or refused for good (logged). Either
+// way they leave the queue.
+func (s *sender) finish(ctx context.Context, evs []event, chatID string, messageID int64, err error) {
+	var resolved []threadRef
+	var apiErr *apiError
+	switch {
+	case errors.As(err, &apiErr):
+		s.log.Errorf("Dropping %s for chat %q: %s (HTTP %d)", kinds(evs), chatID, apiErr.Description, apiErr.Code)
+	case err != nil:
+		s.log.Errorf("Dropping %s for chat %q: %v", kinds(evs), chatID, err)
+	default:
+		resolved = s.recordThreads(evs, messageID)
+	}
+	s.queue.done(evs[len(evs)-1].Seq)
+	if s.backlog != nil {
+		s.backlog.events += len(evs)
+		s.backlog.messages++
+	}
+	for _, ref := range resolved {
+		s.resolve(ctx, ref)
+	}
+}
+
+func (s *sender) closing() bool {
+	select {
+	case <-s.drain:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -391,24 +456,18 @@ func kinds(evs []event) string {
 	counts := map[string]int{}
 	var order []string
 	for _, ev := range evs {
-		k := ev.Kind
-		if k == "" {
-			k = "untagged"
-		}
+		k := cmp.Or(ev.Kind, "untagged")
 		if counts[k] == 0 {
 			order = append(order, k)
 		}
 		counts[k]++
 	}
-	out := ""
+	parts := make([]string, len(order))
 	for i, k := range order {
-		if i > 0 {
-			out += ", "
-		}
-		out += strconv.Itoa(counts[k]) + " " + k
+		parts[i] = strconv.Itoa(counts[k]) + " " + k
 	}
 	if len(evs) == 1 {
-		return out + " event"
+		return parts[0] + " event"
 	}
-	return out + " events"
+	return strings.Join(parts, ", ") + " events"
 }

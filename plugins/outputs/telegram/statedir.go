@@ -12,7 +12,7 @@ import (
 
 // errStateDirInUse: another output (in this process or another) holds the
 // state directory. Two queues in one file would send events twice.
-var errStateDirInUse = errors.New("in use by another outputs.telegram: give each its own 'state_directory'")
+var errStateDirInUse = errors.New("in use by another outputs.telegram (give each its own)")
 
 // stateDir is the output's state directory, locked while the output runs:
 //
@@ -38,7 +38,7 @@ func openStateDir(path string, log telegraf.Logger) (*stateDir, *queueFile, queu
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, nil, st, fmt.Errorf("'state_directory' %q: %w", path, errStateDirInUse)
+			return nil, nil, st, fmt.Errorf("invalid 'state_directory' %q: %w", path, errStateDirInUse)
 		}
 		return nil, nil, st, fmt.Errorf("locking: %w", err)
 	}

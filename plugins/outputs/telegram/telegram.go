@@ -256,9 +256,9 @@ func scrubProxy(err error, proxyURL string) error {
 	return err
 }
 
-// Close delivers what is queued within close_timeout and stops the sender.
-// What is left stays in the state directory for the next start; without
-// one it is lost, and logged as such.
+// Close delivers what is queued, for close_timeout at most and only while
+// Telegram takes it, and stops the sender. What is left stays in the state
+// directory for the next start; without one it is lost, and logged as such.
 func (t *Telegram) Close() error {
 	if t.sender != nil {
 		close(t.drain)
@@ -268,11 +268,10 @@ func (t *Telegram) Close() error {
 		t.cancel()
 		if n := t.queue.len(); n > 0 {
 			if t.queue.persistent() {
-				t.Log.Warnf("%d event(s) not delivered within 'close_timeout' %s: they stay queued in %q and are sent after the next start",
-					n, time.Duration(t.CloseTimeout), t.StateDirectory)
+				t.Log.Warnf("Stopping with %d event(s) not delivered: they stay queued in %q and are sent after the next start",
+					n, t.StateDirectory)
 			} else {
-				t.Log.Errorf("%d event(s) not delivered within 'close_timeout' %s are lost: no 'state_directory' keeps them",
-					n, time.Duration(t.CloseTimeout))
+				t.Log.Errorf("Stopping with %d event(s) not delivered: they are lost, no 'state_directory' keeps them", n)
 			}
 		}
 		t.queue.close()
