@@ -31,20 +31,16 @@ func newTestSender(t *testing.T, apiURL, chatID string) *testSender {
 	p := basePlugin(apiURL)
 	p.ChatID = chatID
 	p.Log = log
+	p.now, p.sleep, p.after = clock.now, clock.sleep, clock.after
 	require.NoError(t, p.Init())
-	c, err := p.newClient()
+	var err error
+	p.client, err = p.newClient()
 	require.NoError(t, err)
-	t.Cleanup(c.close)
+	t.Cleanup(p.client.close)
+	p.queue = newQueue(log, nil, queueState{})
 	threads, err := loadThreads("", log)
 	require.NoError(t, err)
-	pace := testPacer(chatID, clock)
-	s := &sender{
-		chatID: chatID, silent: map[string]bool{"realert": true, "recovery": true},
-		replies: true, maxRetryWait: 10 * time.Second,
-		client: c, pace: pace, queue: newQueue(log, nil, queueState{}), threads: threads,
-		log: log, now: clock.now, sleep: clock.sleep, after: clock.after,
-	}
-	return &testSender{sender: s, clock: clock, log: log, plug: p}
+	return &testSender{sender: p.newSender(threads), clock: clock, log: log, plug: p}
 }
 
 // write queues metrics as Write does.

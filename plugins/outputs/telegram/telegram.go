@@ -152,20 +152,9 @@ func (t *Telegram) Connect() error {
 	if !ok {
 		return errors.New("invalid 'token' (the value is not shown): want the form <bot id>:<secret> from @BotFather")
 	}
-	var qf *queueFile
-	var st queueState
-	threadsPath := ""
-	if t.StateDirectory != "" {
-		t.state, qf, st, err = openStateDir(t.StateDirectory, t.Log)
-		switch {
-		case errors.Is(err, errStateDirInUse):
-			return err
-		case err != nil:
-			t.Log.Errorf("Cannot use 'state_directory' %q: %v; the queue and the threads are kept in memory only, so a crash loses the events not yet delivered",
-				t.StateDirectory, err)
-		default:
-			threadsPath = t.state.threadsPath()
-		}
+	qf, st, threadsPath, err := t.openState()
+	if err != nil {
+		return err
 	}
 	if t.client, err = t.newClient(); err != nil {
 		if t.state != nil {
@@ -184,14 +173,47 @@ func (t *Telegram) Connect() error {
 		t.Log.Errorf("Cannot read the threads file %q: %v; realerts and recoveries of earlier alerts will not be replies", threadsPath, err)
 		threads, _ = loadThreads("", t.Log)
 	}
+	t.sender = t.newSender(threads)
 
+	var ctx context.Context
+	ctx, t.cancel = context.WithCancel(context.Background())
+	t.drain, t.done = make(chan struct{}), make(chan struct{})
+	go func(s *sender, drain, done chan struct{}) {
+		defer close(done)
+		s.run(ctx, drain)
+	}(t.sender, t.drain, t.done)
+	return nil
+}
+
+// openState opens the state directory, if one is set: the queue file and
+// its content, and the threads file's path. A directory that cannot be used
+// leaves both in memory, with an error saying what a crash would lose; only
+// a directory held by another output stops the start.
+func (t *Telegram) openState() (*queueFile, queueState, string, error) {
+	if t.StateDirectory == "" {
+		return nil, queueState{}, "", nil
+	}
+	state, qf, st, err := openStateDir(t.StateDirectory, t.Log)
+	switch {
+	case errors.Is(err, errStateDirInUse):
+		return nil, st, "", err
+	case err != nil:
+		t.Log.Errorf("Cannot use 'state_directory' %q: %v; the queue and the threads are kept in memory only, so a crash loses the events not yet delivered",
+			t.StateDirectory, err)
+		return nil, queueState{}, "", nil
+	}
+	t.state = state
+	return qf, st, state.threadsPath(), nil
+}
+
+func (t *Telegram) newSender(threads *threads) *sender {
 	now, sleep, after := t.now, t.sleep, t.after
 	if now == nil {
 		now, sleep, after = time.Now, sleepCtx, time.After
 	}
 	pace := newPacer(t.ChatID)
 	pace.now, pace.sleep = now, sleep
-	t.sender = &sender{
+	s := &sender{
 		chatID:       t.ChatID,
 		threadID:     t.MessageThreadID,
 		silent:       make(map[string]bool, len(t.SilentEvents)),
@@ -208,17 +230,9 @@ func (t *Telegram) Connect() error {
 		after:        after,
 	}
 	for _, e := range t.SilentEvents {
-		t.sender.silent[e] = true
+		s.silent[e] = true
 	}
-
-	var ctx context.Context
-	ctx, t.cancel = context.WithCancel(context.Background())
-	t.drain, t.done = make(chan struct{}), make(chan struct{})
-	go func(s *sender, drain, done chan struct{}) {
-		defer close(done)
-		s.run(ctx, drain)
-	}(t.sender, t.drain, t.done)
-	return nil
+	return s
 }
 
 // newClient builds the Bot API client on Telegraf's HTTP transport (proxy,
