@@ -14,6 +14,11 @@ var allowedTags = map[string]bool{
 	"a": true, "tg-emoji": true, "code": true, "pre": true, "blockquote": true,
 }
 
+// maxEntityLen is the longest entity entityRe matches ("&#1234567;"): it is
+// matched against that much text only, so that a text full of '&' is not
+// read again for each of them.
+const maxEntityLen = 10
+
 var (
 	entityRe = regexp.MustCompile(`^&(?:lt|gt|amp|quot|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});`)
 	attrRe   = regexp.MustCompile(`^\s*([a-zA-Z-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?`)
@@ -27,7 +32,7 @@ func ValidateHTML(text string) error {
 	for i := 0; i < len(text); {
 		switch text[i] {
 		case '&':
-			m := entityRe.FindString(text[i:])
+			m := entityRe.FindString(text[i:min(i+maxEntityLen, len(text))])
 			if m == "" {
 				return fmt.Errorf("character '&' is reserved and must be escaped at byte offset %d", i)
 			}
@@ -114,7 +119,7 @@ func VisibleText(text, parseMode string) string {
 		case '<':
 			i += strings.IndexByte(text[i:], '>') + 1
 		case '&':
-			m := entityRe.FindString(text[i:])
+			m := entityRe.FindString(text[i:min(i+maxEntityLen, len(text))])
 			b.WriteString(html.UnescapeString(m))
 			i += len(m)
 		default:

@@ -199,26 +199,33 @@ func (q *queueFile) append(lines []byte) error {
 	return err
 }
 
-// rewrite replaces the file by st (atomicfile) and reopens it for appends.
-func (q *queueFile) rewrite(st queueState) error {
+// encodeState is the whole file for st: the header, then one record per
+// event still queued.
+func encodeState(st queueState) []byte {
 	var buf bytes.Buffer
 	buf.Write(encodeRecord(record{Version: queueFileVersion, Seq: st.lastSeq, Seen: st.seen}))
 	for i := range st.events {
 		buf.Write(encodeRecord(record{Add: &st.events[i]}))
 	}
+	return buf.Bytes()
+}
+
+// rewrite replaces the file by st (atomicfile) and reopens it for appends.
+func (q *queueFile) rewrite(st queueState) error {
+	data := encodeState(st)
 	q.stale = true
 	if q.f != nil {
 		q.f.Close()
 		q.f = nil
 	}
-	if err := atomicfile.Write(q.path, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(q.path, data); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(q.path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return err
 	}
-	q.f, q.size, q.stale = f, int64(buf.Len()), false
+	q.f, q.size, q.stale = f, int64(len(data)), false
 	return nil
 }
 
