@@ -11,6 +11,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"log"
 	"os"
 	"time"
 
@@ -47,7 +48,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "telegram-execd: connecting: %v\n", err)
 		os.Exit(1)
 	}
-	r := &relay{out: out, batchWait: 100 * time.Millisecond, stderr: os.Stderr}
+	r := &relay{out: out, batchWait: 100 * time.Millisecond, log: log.New(os.Stderr, "telegram-execd: ", 0)}
 	r.run(os.Stdin)
 	// Delivers what is queued within the plugin's close_timeout; the rest
 	// waits in the state directory for the next start.

@@ -2,8 +2,8 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
+	"log"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -19,7 +19,7 @@ import (
 type relay struct {
 	out       telegraf.Output
 	batchWait time.Duration
-	stderr    io.Writer
+	log       *log.Logger
 
 	pending []telegraf.Metric
 }
@@ -60,11 +60,11 @@ func (r *relay) read(in io.Reader, metrics chan<- telegraf.Metric) {
 		}
 		var parseErr *influx.ParseError
 		if errors.As(err, &parseErr) {
-			fmt.Fprintf(r.stderr, "telegram-execd: skipping a line that is not line protocol: %v\n", parseErr)
+			r.log.Printf("Skipping a line that is not line protocol: %v", parseErr)
 			continue
 		}
 		if err != nil {
-			fmt.Fprintf(r.stderr, "telegram-execd: reading stdin: %v\n", err)
+			r.log.Printf("Reading stdin: %v", err)
 			return
 		}
 		metrics <- m
@@ -76,7 +76,7 @@ func (r *relay) flush() {
 		return
 	}
 	if err := r.out.Write(r.pending); err != nil {
-		fmt.Fprintf(r.stderr, "telegram-execd: %d events not queued: %v\n", len(r.pending), err)
+		r.log.Printf("%d events not queued: %v", len(r.pending), err)
 	}
 	r.pending = r.pending[:0]
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"path/filepath"
 	"testing"
@@ -59,7 +60,7 @@ func TestRelayMultiLineEventsSurviveAnOutage(t *testing.T) {
 	in, feed := io.Pipe()
 	var stderr proctest.Buffer
 	out := newTelegram(t, api.URL())
-	r := &relay{out: out, batchWait: 10 * time.Millisecond, stderr: &stderr}
+	r := &relay{out: out, batchWait: 10 * time.Millisecond, log: log.New(&stderr, "", 0)}
 	done := make(chan struct{})
 	go func() {
 		r.run(in)
@@ -95,7 +96,7 @@ func TestRelaySkipsGarbageAndKeepsGoing(t *testing.T) {
 	api := botapitest.New(t, token)
 	var stderr proctest.Buffer
 	out := newTelegram(t, api.URL())
-	r := &relay{out: out, batchWait: 10 * time.Millisecond, stderr: &stderr}
+	r := &relay{out: out, batchWait: 10 * time.Millisecond, log: log.New(&stderr, "", 0)}
 
 	input := append([]byte("this is not line protocol\n"), lineProtocol(t, event("recovery", "✅ RECOVERY on h1", 7, time.Now()))...)
 	r.run(bytes.NewReader(input))
@@ -112,7 +113,7 @@ func TestRelayHandsEverythingOverWhenInputCloses(t *testing.T) {
 	api := botapitest.New(t, token)
 	api.Enqueue(botapitest.Response{Delay: 300 * time.Millisecond})
 	out := newTelegram(t, api.URL())
-	r := &relay{out: out, batchWait: time.Hour, stderr: io.Discard}
+	r := &relay{out: out, batchWait: time.Hour, log: log.New(io.Discard, "", 0)}
 
 	now := time.Now()
 	r.run(bytes.NewReader(lineProtocol(t, event("alert", "🚨 one", 1, now), event("alert", "🚨 two", 2, now))))

@@ -178,8 +178,9 @@ func (c *client) call(ctx context.Context, method string, msg any) (int64, error
 	if err != nil {
 		return 0, c.scrub(method, err, token)
 	}
-	defer resp.Body.Close()
-	return decodeAnswer(method, resp)
+	id, err := decodeAnswer(method, resp)
+	_ = resp.Body.Close() // read already: nothing to report
+	return id, err
 }
 
 // scrub turns an error of net/http into one that cannot hold the token: the

@@ -214,10 +214,7 @@ func encodeState(st queueState) []byte {
 func (q *queueFile) rewrite(st queueState) error {
 	data := encodeState(st)
 	q.stale = true
-	if q.f != nil {
-		q.f.Close()
-		q.f = nil
-	}
+	q.close()
 	if err := atomicfile.Write(q.path, data); err != nil {
 		return err
 	}
@@ -229,9 +226,11 @@ func (q *queueFile) rewrite(st queueState) error {
 	return nil
 }
 
+// close closes the file. Every write was synced: closing it loses nothing,
+// whatever it reports.
 func (q *queueFile) close() {
 	if q.f != nil {
-		q.f.Close()
+		_ = q.f.Close()
 		q.f = nil
 	}
 }

@@ -36,7 +36,7 @@ func openStateDir(path string, log telegraf.Logger) (*stateDir, *queueFile, queu
 		return nil, nil, st, err
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		lock.Close()
+		_ = lock.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, nil, st, fmt.Errorf("invalid 'state_directory' %q: %w", path, errStateDirInUse)
 		}
@@ -61,5 +61,5 @@ func openStateDir(path string, log telegraf.Logger) (*stateDir, *queueFile, queu
 
 func (d *stateDir) threadsPath() string { return filepath.Join(d.path, "threads.json") }
 
-// close releases the lock.
-func (d *stateDir) close() { d.lock.Close() }
+// close releases the lock (the file holds nothing).
+func (d *stateDir) close() { _ = d.lock.Close() }

@@ -344,7 +344,7 @@ func TestChatMigratedToSupergroup(t *testing.T) {
 
 func TestTimeoutRetried(t *testing.T) {
 	srv := newServer(t)
-	p := newPlugin(t, srv.URL(), func(p *Telegram) { p.Timeout = config.Duration(200 * time.Millisecond) })
+	p := newPlugin(t, srv.URL(), func(p *Telegram) { p.Timeout = config.Duration(2 * time.Second) })
 	srv.Enqueue(botapitest.Response{}, botapitest.Response{Delay: time.Minute})
 
 	require.NoError(t, p.Write(batch(3)))
