@@ -76,7 +76,7 @@ func (r *relay) flush() {
 		return
 	}
 	if err := r.out.Write(r.pending); err != nil {
-		r.log.Printf("%d events not queued: %v", len(r.pending), err)
+		r.log.Printf("Could not queue %d events: %v", len(r.pending), err)
 	}
 	r.pending = r.pending[:0]
 }
