@@ -142,20 +142,21 @@ func TestOutputShim(t *testing.T) {
 		fmt.Sprintf("[[outputs.telegram]]\n  token = \"${SHIM_TELEGRAM_TOKEN}\"\n  chat_id = \"-100777\"\n  api_url = %q\n", tg.URL()))
 
 	ts := time.Now().UnixNano()
-	s.send(t, fmt.Sprintf("procblocking_alert,event=alert,host=h1,pattern=pytest,pid=4242 message=\"ALERT: blocking process on h1\nPID 4242 <pytest> & co\",count=1i,pid=4242i %d\n", ts))
-	s.send(t, fmt.Sprintf("procblocking_alert,event=recovery,host=h1,pattern=pytest,pid=4242 message=\"RECOVERY: blocking process on h1\",count=1i,pid=4242i %d\n", ts+1))
-	// Closing stdin flushes what the shim holds, as when Telegraf stops.
+	s.send(t, fmt.Sprintf("procblocking_alert,event=alert,host=h1,pattern=pytest,pid=4242 message=\"🚨 Blocking process on h1\nPID 4242 <pytest> & co\",count=1i,alert_id=\"00000000000a4242\" %d\n", ts))
+	s.send(t, fmt.Sprintf("procblocking_alert,event=recovery,host=h1,pattern=pytest,pid=4242 message=\"✅ Blocking process on h1 is gone\",count=1i,alert_id=\"00000000000a4242\" %d\n", ts+1))
+	// Closing stdin makes the shim deliver what it holds and exit, as when
+	// Telegraf stops.
 	require.NoError(t, s.stdin.Close())
 	require.NoError(t, s.Wait(t, 30*time.Second), s.Stderr.String())
 
 	msgs := tg.Messages()
 	require.Len(t, msgs, 2)
 	require.Equal(t, "-100777", msgs[0].ChatID)
-	require.Contains(t, msgs[0].Text, "ALERT: blocking process on h1")
-	// HTML mode: the fake rejects unescaped markup, so arriving proves escaping.
-	require.Contains(t, msgs[0].Text, "&lt;pytest&gt; &amp; co")
-	// A message spanning lines, as all of alertstate's do, arrives whole.
-	require.Contains(t, msgs[0].Text, "on h1\nPID 4242")
-	require.Contains(t, msgs[1].Text, "RECOVERY")
+	// The first line bold, the rest escaped: the fake refuses unescaped
+	// markup, so arriving proves escaping; a message spanning lines, as all
+	// of alertstate's do, arrives whole.
+	require.Equal(t, "<b>🚨 Blocking process on h1</b>\nPID 4242 &lt;pytest&gt; &amp; co", msgs[0].Text)
+	require.Equal(t, "<b>✅ Blocking process on h1 is gone</b>", msgs[1].Text)
+	require.Equal(t, msgs[0].MessageID, msgs[1].ReplyTo, "the recovery replies to its alert")
 	require.NotContains(t, s.Stderr.String(), token)
 }

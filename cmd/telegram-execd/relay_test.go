@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,7 +25,7 @@ const token = "123456:relay-test-token"
 func newTelegram(t *testing.T, apiURL string) telegraf.Output {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "telegram.conf")
-	conf := fmt.Sprintf("[[outputs.telegram]]\n  token = %q\n  chat_id = \"4242\"\n  api_url = %q\n  timeout = \"2s\"\n", token, apiURL)
+	conf := fmt.Sprintf("[[outputs.telegram]]\n  token = %q\n  chat_id = \"4242\"\n  api_url = %q\n  timeout = \"2s\"\n  max_retry_wait = \"1s\"\n", token, apiURL)
 	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
 	loaded, err := shim.LoadConfig(&path)
 	require.NoError(t, err)
@@ -58,7 +59,8 @@ func TestRelayMultiLineEventsSurviveAnOutage(t *testing.T) {
 
 	in, feed := io.Pipe()
 	var stderr proctest.Buffer
-	r := &relay{out: newTelegram(t, api.URL()), batchWait: 10 * time.Millisecond, retryEvery: 50 * time.Millisecond, stderr: &stderr}
+	out := newTelegram(t, api.URL())
+	r := &relay{out: out, batchWait: 10 * time.Millisecond, log: log.New(&stderr, "", 0)}
 	done := make(chan struct{})
 	go func() {
 		r.run(in)
@@ -68,11 +70,11 @@ func TestRelayMultiLineEventsSurviveAnOutage(t *testing.T) {
 	now := time.Now()
 	// alertstate's messages span lines; the shim's own loop splits on them.
 	_, err := feed.Write(lineProtocol(t,
-		event("alert", "ALERT on h1\nPID 4242, running 2h 03m\ncmdline: pytest -k \"a b\"", 4242, now),
-		event("alert", "ALERT on h1\nPID 4343", 4343, now)))
+		event("alert", "🚨 ALERT on h1\nPID 4242, running 2h 03m\ncmdline: pytest -k \"a b\"", 4242, now),
+		event("alert", "🚨 ALERT on h1\nPID 4343", 4343, now)))
 	require.NoError(t, err)
 
-	require.Eventually(t, func() bool { return len(api.Messages()) == 2 }, 10*time.Second, 10*time.Millisecond,
+	require.Eventually(t, func() bool { return len(api.Messages()) == 2 }, 30*time.Second, 10*time.Millisecond,
 		"both events delivered after the outage; stderr: %s", stderr.String())
 	require.NoError(t, feed.Close())
 	select {
@@ -82,36 +84,39 @@ func TestRelayMultiLineEventsSurviveAnOutage(t *testing.T) {
 	}
 
 	msgs := api.Messages()
-	require.Contains(t, msgs[0].Text, "ALERT on h1\nPID 4242, running 2h 03m\ncmdline: pytest -k &quot;a b&quot;")
+	require.Equal(t, "<b>🚨 ALERT on h1</b>\nPID 4242, running 2h 03m\ncmdline: pytest -k &#34;a b&#34;", msgs[0].Text)
 	require.Contains(t, msgs[1].Text, "PID 4343")
-	// Two failed attempts, then one that delivered both: nothing sent twice.
+	// Two failed attempts, then one per event: nothing sent twice.
 	require.Equal(t, 2+len(msgs), api.Requests())
-	require.Contains(t, stderr.String(), "kept for a retry")
 	require.NotContains(t, stderr.String(), token)
-	require.NotContains(t, stderr.String(), "not line protocol")
+	require.Empty(t, stderr.String())
 }
 
 func TestRelaySkipsGarbageAndKeepsGoing(t *testing.T) {
 	api := botapitest.New(t, token)
 	var stderr proctest.Buffer
-	r := &relay{out: newTelegram(t, api.URL()), batchWait: 10 * time.Millisecond, retryEvery: time.Hour, stderr: &stderr}
+	out := newTelegram(t, api.URL())
+	r := &relay{out: out, batchWait: 10 * time.Millisecond, log: log.New(&stderr, "", 0)}
 
-	input := append([]byte("this is not line protocol\n"), lineProtocol(t, event("recovery", "RECOVERY on h1", 7, time.Now()))...)
+	input := append([]byte("this is not line protocol\n"), lineProtocol(t, event("recovery", "✅ RECOVERY on h1", 7, time.Now()))...)
 	r.run(bytes.NewReader(input))
+	require.NoError(t, out.Close(), "delivers what the relay handed over")
 
 	require.Len(t, api.Messages(), 1)
 	require.Contains(t, api.Messages()[0].Text, "RECOVERY on h1")
 	require.Contains(t, stderr.String(), "not line protocol")
 }
 
-func TestRelayReportsWhatIsLeftWhenInputCloses(t *testing.T) {
+// Telegram answers only after the input has closed: the relay has handed
+// every event over, and the output's Close delivers them.
+func TestRelayHandsEverythingOverWhenInputCloses(t *testing.T) {
 	api := botapitest.New(t, token)
-	api.SetDefault(botapitest.Response{Status: 500, Description: "Internal Server Error"})
-	var stderr proctest.Buffer
-	r := &relay{out: newTelegram(t, api.URL()), batchWait: time.Hour, retryEvery: time.Hour, stderr: &stderr}
+	api.Enqueue(botapitest.Response{Delay: 300 * time.Millisecond})
+	out := newTelegram(t, api.URL())
+	r := &relay{out: out, batchWait: time.Hour, log: log.New(io.Discard, "", 0)}
 
-	r.run(bytes.NewReader(lineProtocol(t, event("alert", "ALERT", 1, time.Now()))))
-
-	require.Empty(t, api.Messages())
-	require.Contains(t, stderr.String(), "input closed with 1 events undelivered")
+	now := time.Now()
+	r.run(bytes.NewReader(lineProtocol(t, event("alert", "🚨 one", 1, now), event("alert", "🚨 two", 2, now))))
+	require.NoError(t, out.Close())
+	require.Len(t, api.Messages(), 2)
 }

@@ -1,17 +1,25 @@
 // Package botapitest is a fake Telegram Bot API for tests: an httptest server
-// on 127.0.0.1 that implements sendMessage's contract closely enough that a
-// client passing against it also passes against the real API.
+// on 127.0.0.1 that implements sendMessage and editMessageText closely enough
+// that a client passing against it also passes against the real API.
 //
-// It is deliberately a little stricter than Telegram where that costs nothing:
-// the 4096-character limit is counted on the raw text (Telegram counts after
-// entity parsing), and a bare '&' that does not start an entity is rejected.
+// It checks what Telegram checks: the token, the chat, the text's length
+// counted after entity parsing (so "&lt;" is one character), the HTML markup,
+// message_ids counting up per chat, replies to messages that do not exist
+// (refused unless allow_sending_without_reply), edits of unknown messages and
+// edits that change nothing. It is deliberately a little stricter than
+// Telegram where that costs nothing and catches a client's mistake: a bare
+// '&' that does not start an entity is refused, and so is an unknown field in
+// reply_parameters (Telegram ignores it, and a misspelt field would silently
+// lose the reply).
 package botapitest
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -22,28 +30,44 @@ import (
 	"unicode/utf8"
 )
 
-// MaxTextRunes is sendMessage's limit on the text, in characters.
+// MaxTextRunes is the limit on a message's text, in characters after entity
+// parsing.
 const MaxTextRunes = 4096
 
-// Message is one sendMessage request the server accepted.
+// Descriptions Telegram answers with, for the cases a client must handle.
+const (
+	ReplyNotFound  = "Bad Request: message to be replied not found"
+	EditNotFound   = "Bad Request: message to edit not found"
+	NotModified    = "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"
+	ChatMigrated   = "Bad Request: group chat was upgraded to a supergroup chat"
+	MessageTooLong = "Bad Request: message is too long"
+)
+
+// Message is one message the server accepted, with what later requests did
+// to it.
 type Message struct {
 	ChatID              string
-	Text                string
+	MessageID           int64
+	Text                string // as sent
 	ParseMode           string
 	DisableNotification bool
 	LinkPreviewDisabled bool
 	MessageThreadID     int64
+	ReplyTo             int64  // the message_id it replies to; 0 when not a reply
+	EditedText          string // the text of the last editMessageText; "" when never edited
+	Deleted             bool
 }
 
-// Response scripts one answer. Status 0 or 200 means "accept the message if it
-// is valid"; any other status is answered as an API error without looking at
-// the body. Delay is slept before answering; it ends early when the client
-// goes away or the server closes, and then nothing is recorded.
+// Response scripts one answer. Status 0 or 200 means "handle the request as
+// Telegram would"; any other status is answered as an API error without
+// looking at the body. Delay is slept before answering; it ends early when
+// the client goes away or the server closes, and then nothing is recorded.
 type Response struct {
-	Status      int
-	Description string
-	RetryAfter  int
-	Delay       time.Duration
+	Status          int
+	Description     string
+	RetryAfter      int
+	MigrateToChatID int64
+	Delay           time.Duration
 }
 
 // Server is the fake API. It is safe for concurrent use.
@@ -55,24 +79,52 @@ type Server struct {
 
 	mu       sync.Mutex
 	messages []Message
+	byChat   map[string]*chat
 	requests int
 	queue    []Response
 	def      Response
-	nextID   int64
 }
 
-// New starts a server that accepts requests for token only and closes it on
-// tb.Cleanup.
+// chat is what the server knows of one chat: its next message_id and where
+// each of its messages is in Server.messages.
+type chat struct {
+	lastID int64
+	index  map[int64]int
+}
+
+// New starts a server (plain HTTP) that accepts requests for token only and
+// closes it on tb.Cleanup.
 func New(tb testing.TB, token string) *Server {
 	tb.Helper()
-	s := &Server{token: token, done: make(chan struct{})}
+	s := newServer(token)
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.Close)
 	return s
 }
 
+// NewTLS is New over HTTPS with a certificate of its own, which clients trust
+// through Certificate.
+func NewTLS(tb testing.TB, token string) *Server {
+	tb.Helper()
+	s := newServer(token)
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	// A client that refuses the certificate is what some tests check; the
+	// server's log line about it is noise.
+	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.srv.StartTLS()
+	tb.Cleanup(s.Close)
+	return s
+}
+
+func newServer(token string) *Server {
+	return &Server{token: token, done: make(chan struct{}), byChat: map[string]*chat{}}
+}
+
 // URL is the base URL to use as the client's api_url.
 func (s *Server) URL() string { return s.srv.URL }
+
+// Certificate is the certificate of a server started by NewTLS (nil for New).
+func (s *Server) Certificate() *x509.Certificate { return s.srv.Certificate() }
 
 // Close stops the server; later requests get "connection refused". Requests
 // waiting on a Delay end at once. Safe to call more than once.
@@ -83,14 +135,16 @@ func (s *Server) Close() {
 	})
 }
 
-// Messages returns the accepted messages, in order.
+// Messages returns the accepted messages of every chat, in the order they
+// were sent.
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Message(nil), s.messages...)
 }
 
-// Requests counts every sendMessage request seen, accepted or not.
+// Requests counts every Bot API request seen (sendMessage and
+// editMessageText), accepted or not.
 func (s *Server) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -104,35 +158,93 @@ func (s *Server) Enqueue(r ...Response) {
 	s.queue = append(s.queue, r...)
 }
 
-// SetDefault sets the answer used when the queue is empty (initially OK).
+// SetDefault sets the answer used when the queue is empty (initially: handle
+// the request).
 func (s *Server) SetDefault(r Response) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.def = r
 }
 
-type sendMessageRequest struct {
-	ChatID                json.RawMessage `json:"chat_id"`
-	Text                  *string         `json:"text"`
-	ParseMode             string          `json:"parse_mode"`
-	DisableNotification   bool            `json:"disable_notification"`
-	DisableWebPagePreview bool            `json:"disable_web_page_preview"`
-	MessageThreadID       int64           `json:"message_thread_id"`
-	LinkPreviewOptions    *struct {
+// Delete deletes a message as a chat's member would: replies to it and edits
+// of it then fail as they do in Telegram. It reports whether the message
+// existed.
+func (s *Server) Delete(chatID string, messageID int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.find(chatID, messageID)
+	if ok {
+		s.messages[i].Deleted = true
+	}
+	return ok
+}
+
+// find returns the index of a message that exists and is not deleted.
+func (s *Server) find(chatID string, messageID int64) (int, bool) {
+	c := s.byChat[chatID]
+	if c == nil {
+		return 0, false
+	}
+	i, ok := c.index[messageID]
+	if !ok || s.messages[i].Deleted {
+		return 0, false
+	}
+	return i, true
+}
+
+// request holds the parameters of sendMessage and editMessageText. Unknown
+// top-level parameters are ignored, as Telegram does.
+type request struct {
+	ChatID                   json.RawMessage `json:"chat_id"`
+	MessageID                int64           `json:"message_id"`
+	Text                     *string         `json:"text"`
+	ParseMode                string          `json:"parse_mode"`
+	DisableNotification      bool            `json:"disable_notification"`
+	DisableWebPagePreview    bool            `json:"disable_web_page_preview"`
+	MessageThreadID          int64           `json:"message_thread_id"`
+	ReplyToMessageID         int64           `json:"reply_to_message_id"`
+	AllowSendingWithoutReply bool            `json:"allow_sending_without_reply"`
+	ReplyParameters          json.RawMessage `json:"reply_parameters"`
+	LinkPreviewOptions       *struct {
 		IsDisabled bool `json:"is_disabled"`
 	} `json:"link_preview_options"`
 }
 
+// replyParameters is Telegram's ReplyParameters object, every documented
+// field, so that anything else is refused.
+type replyParameters struct {
+	MessageID                *int64          `json:"message_id"`
+	ChatID                   json.RawMessage `json:"chat_id"`
+	AllowSendingWithoutReply bool            `json:"allow_sending_without_reply"`
+	Quote                    string          `json:"quote"`
+	QuoteParseMode           string          `json:"quote_parse_mode"`
+	QuoteEntities            json.RawMessage `json:"quote_entities"`
+	QuotePosition            int             `json:"quote_position"`
+	ChecklistTaskID          int             `json:"checklist_task_id"`
+}
+
+// apiError is an answer other than ok.
+type apiError struct {
+	status int
+	desc   string
+}
+
+func badRequest(format string, a ...any) *apiError {
+	return &apiError{http.StatusBadRequest, "Bad Request: " + fmt.Sprintf(format, a...)}
+}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	// Paths look like /bot<token>/<method>.
+	// Paths look like /bot<token>/<method>; Telegram's method names are
+	// case-insensitive.
 	rest, ok := strings.CutPrefix(r.URL.Path, "/bot")
 	if !ok {
-		writeError(w, http.StatusNotFound, "Not Found", 0)
+		writeError(w, Response{Status: http.StatusNotFound, Description: "Not Found"})
 		return
 	}
 	token, method, _ := strings.Cut(rest, "/")
-	if method != "sendMessage" {
-		writeError(w, http.StatusNotFound, "Not Found", 0)
+	method = strings.ToLower(method)
+	if method != "sendmessage" && method != "editmessagetext" {
+		writeError(w, Response{Status: http.StatusNotFound, Description: "Not Found"})
 		return
 	}
 
@@ -140,7 +252,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.requests++
 	s.mu.Unlock()
 	if token != s.token {
-		writeError(w, http.StatusUnauthorized, "Unauthorized", 0)
+		writeError(w, Response{Status: http.StatusUnauthorized, Description: "Unauthorized"})
 		return
 	}
 
@@ -163,93 +275,179 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-
 	if resp.Status != 0 && resp.Status != http.StatusOK {
-		desc := resp.Description
-		if desc == "" {
-			desc = defaultDescription(resp.Status, resp.RetryAfter)
-		}
-		writeError(w, resp.Status, desc, resp.RetryAfter)
+		writeError(w, resp)
 		return
 	}
+
+	req, chatID, apiErr := decode(r)
+	if apiErr == nil {
+		var result map[string]any
+		if method == "sendmessage" {
+			result, apiErr = s.send(req, chatID)
+		} else {
+			result, apiErr = s.edit(req, chatID)
+		}
+		if apiErr == nil {
+			writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": result})
+			return
+		}
+	}
+	writeError(w, Response{Status: apiErr.status, Description: apiErr.desc})
+}
+
+// decode reads and checks what both methods share: the body, the chat and
+// the text.
+func decode(r *http.Request) (*request, string, *apiError) {
 	if r.Method != http.MethodPost {
-		writeError(w, http.StatusBadRequest, "Bad Request: sendMessage wants POST", 0)
-		return
+		return nil, "", badRequest("this fake wants POST")
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("Bad Request: want a JSON body, got Content-Type %q", ct), 0)
-		return
+		return nil, "", badRequest("want a JSON body, got Content-Type %q", ct)
 	}
-
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "Bad Request: reading body: "+err.Error(), 0)
-		return
+		return nil, "", badRequest("reading body: %v", err)
 	}
-	var req sendMessageRequest
+	var req request
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "Bad Request: invalid JSON: "+err.Error(), 0)
-		return
+		return nil, "", badRequest("invalid JSON: %v", err)
 	}
 	chatID, err := parseChatID(req.ChatID)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "Bad Request: "+err.Error(), 0)
-		return
+		return nil, "", badRequest("%v", err)
 	}
-	if req.Text == nil || strings.TrimSpace(*req.Text) == "" {
-		writeError(w, http.StatusBadRequest, "Bad Request: message text is empty", 0)
-		return
+	if req.Text == nil {
+		return nil, "", badRequest("message text is empty")
 	}
 	text := *req.Text
 	if !utf8.ValidString(text) {
-		writeError(w, http.StatusBadRequest, "Bad Request: text must be encoded in UTF-8", 0)
-		return
-	}
-	if utf8.RuneCountInString(text) > MaxTextRunes {
-		writeError(w, http.StatusBadRequest, "Bad Request: message is too long", 0)
-		return
+		return nil, "", badRequest("text must be encoded in UTF-8")
 	}
 	switch strings.ToLower(req.ParseMode) {
 	case "":
 	case "html":
 		if err := ValidateHTML(text); err != nil {
-			writeError(w, http.StatusBadRequest, "Bad Request: can't parse entities: "+err.Error(), 0)
-			return
+			return nil, "", badRequest("can't parse entities: %v", err)
 		}
 	default:
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("Bad Request: unsupported parse_mode %q", req.ParseMode), 0)
-		return
+		return nil, "", badRequest("unsupported parse_mode %q", req.ParseMode)
+	}
+	visible := VisibleText(text, req.ParseMode)
+	if strings.TrimSpace(visible) == "" {
+		return nil, "", badRequest("message text is empty")
+	}
+	if utf8.RuneCountInString(visible) > MaxTextRunes {
+		return nil, "", &apiError{http.StatusBadRequest, MessageTooLong}
+	}
+	return &req, chatID, nil
+}
+
+// replyTarget returns the message_id a sendMessage replies to (0: none), and
+// whether a missing target may be ignored.
+func (req *request) replyTarget(chatID string) (int64, bool, *apiError) {
+	if len(req.ReplyParameters) == 0 || string(req.ReplyParameters) == "null" {
+		return req.ReplyToMessageID, req.AllowSendingWithoutReply, nil
+	}
+	var p replyParameters
+	dec := json.NewDecoder(bytes.NewReader(req.ReplyParameters))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return 0, false, badRequest("can't parse reply parameters JSON object: %v", err)
+	}
+	if p.MessageID == nil {
+		return 0, false, badRequest("reply parameters: message_id is required")
+	}
+	if len(p.ChatID) > 0 {
+		other, err := parseChatID(p.ChatID)
+		if err != nil || other != chatID {
+			return 0, false, badRequest("this fake does not reply across chats")
+		}
+	}
+	if p.Quote != "" || len(p.QuoteEntities) > 0 || p.ChecklistTaskID != 0 {
+		return 0, false, badRequest("this fake does not support quotes or checklist tasks")
+	}
+	return *p.MessageID, p.AllowSendingWithoutReply, nil
+}
+
+func (s *Server) send(req *request, chatID string) (map[string]any, *apiError) {
+	replyTo, allowMissing, apiErr := req.replyTarget(chatID)
+	if apiErr != nil {
+		return nil, apiErr
 	}
 
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if replyTo != 0 {
+		if _, ok := s.find(chatID, replyTo); !ok {
+			if !allowMissing {
+				return nil, &apiError{http.StatusBadRequest, ReplyNotFound}
+			}
+			replyTo = 0
+		}
+	}
+	c := s.byChat[chatID]
+	if c == nil {
+		c = &chat{index: map[int64]int{}}
+		s.byChat[chatID] = c
+	}
+	c.lastID++
 	msg := Message{
 		ChatID:              chatID,
-		Text:                text,
+		MessageID:           c.lastID,
+		Text:                *req.Text,
 		ParseMode:           req.ParseMode,
 		DisableNotification: req.DisableNotification,
 		LinkPreviewDisabled: req.DisableWebPagePreview || (req.LinkPreviewOptions != nil && req.LinkPreviewOptions.IsDisabled),
 		MessageThreadID:     req.MessageThreadID,
+		ReplyTo:             replyTo,
 	}
-	s.mu.Lock()
-	s.nextID++
-	id := s.nextID
+	c.index[msg.MessageID] = len(s.messages)
 	s.messages = append(s.messages, msg)
-	s.mu.Unlock()
+	return result(msg, msg.Text, msg.ParseMode), nil
+}
 
-	var chat any = chatID
-	if n, err := strconv.ParseInt(chatID, 10, 64); err == nil {
-		chat = n
+func (s *Server) edit(req *request, chatID string) (map[string]any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.find(chatID, req.MessageID)
+	if !ok {
+		return nil, &apiError{http.StatusBadRequest, EditNotFound}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"ok": true,
-		"result": map[string]any{
-			"message_id": id,
-			"date":       time.Now().Unix(),
-			"chat":       map[string]any{"id": chat},
-			"text":       text,
-		},
-	})
+	msg := &s.messages[i]
+	current, currentMode := msg.Text, msg.ParseMode
+	if msg.EditedText != "" {
+		current = msg.EditedText
+	}
+	if *req.Text == current && strings.EqualFold(req.ParseMode, currentMode) {
+		return nil, &apiError{http.StatusBadRequest, NotModified}
+	}
+	msg.EditedText = *req.Text
+	msg.ParseMode = req.ParseMode
+	out := result(*msg, msg.EditedText, msg.ParseMode)
+	out["edit_date"] = time.Now().Unix()
+	return out, nil
+}
+
+// result is the Message object Telegram returns: its text is the visible
+// text, without the markup.
+func result(m Message, text, parseMode string) map[string]any {
+	var chatID any = m.ChatID
+	if n, err := strconv.ParseInt(m.ChatID, 10, 64); err == nil {
+		chatID = n
+	}
+	out := map[string]any{
+		"message_id": m.MessageID,
+		"date":       time.Now().Unix(),
+		"chat":       map[string]any{"id": chatID},
+		"text":       VisibleText(text, parseMode),
+	}
+	if m.ReplyTo != 0 {
+		out["reply_to_message"] = map[string]any{"message_id": m.ReplyTo}
+	}
+	return out
 }
 
 func parseChatID(raw json.RawMessage) (string, error) {
@@ -294,12 +492,23 @@ func defaultDescription(status, retryAfter int) string {
 	return http.StatusText(status)
 }
 
-func writeError(w http.ResponseWriter, status int, desc string, retryAfter int) {
-	body := map[string]any{"ok": false, "error_code": status, "description": desc}
-	if retryAfter > 0 {
-		body["parameters"] = map[string]any{"retry_after": retryAfter}
+func writeError(w http.ResponseWriter, r Response) {
+	desc := r.Description
+	if desc == "" {
+		desc = defaultDescription(r.Status, r.RetryAfter)
 	}
-	writeJSON(w, status, body)
+	body := map[string]any{"ok": false, "error_code": r.Status, "description": desc}
+	params := map[string]any{}
+	if r.RetryAfter > 0 {
+		params["retry_after"] = r.RetryAfter
+	}
+	if r.MigrateToChatID != 0 {
+		params["migrate_to_chat_id"] = r.MigrateToChatID
+	}
+	if len(params) > 0 {
+		body["parameters"] = params
+	}
+	writeJSON(w, r.Status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -2,6 +2,7 @@ package botapitest
 
 import (
 	"fmt"
+	"html"
 	"regexp"
 	"strings"
 )
@@ -12,6 +13,11 @@ var allowedTags = map[string]bool{
 	"s": true, "strike": true, "del": true, "span": true, "tg-spoiler": true,
 	"a": true, "tg-emoji": true, "code": true, "pre": true, "blockquote": true,
 }
+
+// maxEntityLen is the longest entity entityRe matches ("&#1234567;"): it is
+// matched against that much text only, so that a text full of '&' is not
+// read again for each of them.
+const maxEntityLen = 10
 
 var (
 	entityRe = regexp.MustCompile(`^&(?:lt|gt|amp|quot|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});`)
@@ -26,7 +32,7 @@ func ValidateHTML(text string) error {
 	for i := 0; i < len(text); {
 		switch text[i] {
 		case '&':
-			m := entityRe.FindString(text[i:])
+			m := entityRe.FindString(text[i:min(i+maxEntityLen, len(text))])
 			if m == "" {
 				return fmt.Errorf("character '&' is reserved and must be escaped at byte offset %d", i)
 			}
@@ -98,4 +104,28 @@ func checkStartTag(inner string) (string, error) {
 		}
 	}
 	return name, nil
+}
+
+// VisibleText is the text Telegram shows for text sent in parseMode ("" or
+// "HTML"): the tags removed and the entities decoded. Telegram's length
+// limit applies to it. Text that is not valid HTML is returned as it is.
+func VisibleText(text, parseMode string) string {
+	if !strings.EqualFold(parseMode, "html") || ValidateHTML(text) != nil {
+		return text
+	}
+	var b strings.Builder
+	for i := 0; i < len(text); {
+		switch text[i] {
+		case '<':
+			i += strings.IndexByte(text[i:], '>') + 1
+		case '&':
+			m := entityRe.FindString(text[i:min(i+maxEntityLen, len(text))])
+			b.WriteString(html.UnescapeString(m))
+			i += len(m)
+		default:
+			b.WriteByte(text[i])
+			i++
+		}
+	}
+	return b.String()
 }

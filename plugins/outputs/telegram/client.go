@@ -15,7 +15,8 @@ import (
 	"github.com/influxdata/telegraf/config"
 )
 
-// redacted replaces the token wherever it could show up in an error.
+// redacted replaces the token (and a proxy's password) wherever it could
+// show up in an error.
 const redacted = "<token>"
 
 // sendMessageRequest is the JSON body of sendMessage.
@@ -26,10 +27,27 @@ type sendMessageRequest struct {
 	DisableNotification bool                `json:"disable_notification,omitempty"`
 	LinkPreviewOptions  *linkPreviewOptions `json:"link_preview_options,omitempty"`
 	MessageThreadID     int64               `json:"message_thread_id,omitempty"`
+	ReplyParameters     *replyParameters    `json:"reply_parameters,omitempty"`
 }
 
 type linkPreviewOptions struct {
 	IsDisabled bool `json:"is_disabled"`
+}
+
+// replyParameters makes a message a reply. allow_sending_without_reply: a
+// deleted alert never blocks the delivery of its realerts and recovery.
+type replyParameters struct {
+	MessageID                int64 `json:"message_id"`
+	AllowSendingWithoutReply bool  `json:"allow_sending_without_reply"`
+}
+
+// editMessageTextRequest is the JSON body of editMessageText.
+type editMessageTextRequest struct {
+	ChatID             string              `json:"chat_id"`
+	MessageID          int64               `json:"message_id"`
+	Text               string              `json:"text"`
+	ParseMode          string              `json:"parse_mode,omitempty"`
+	LinkPreviewOptions *linkPreviewOptions `json:"link_preview_options,omitempty"`
 }
 
 // apiResponse is the envelope of every Bot API answer.
@@ -37,8 +55,12 @@ type apiResponse struct {
 	OK          bool   `json:"ok"`
 	ErrorCode   int    `json:"error_code"`
 	Description string `json:"description"`
-	Parameters  *struct {
-		RetryAfter int `json:"retry_after"`
+	Result      *struct {
+		MessageID int64 `json:"message_id"`
+	} `json:"result"`
+	Parameters *struct {
+		RetryAfter      int   `json:"retry_after"`
+		MigrateToChatID int64 `json:"migrate_to_chat_id"`
 	} `json:"parameters"`
 }
 
@@ -48,6 +70,7 @@ type apiError struct {
 	Code        int
 	Description string
 	RetryAfter  time.Duration
+	MigrateTo   int64 // the new id of a group upgraded to a supergroup
 }
 
 func (e *apiError) Error() string {
@@ -62,12 +85,22 @@ func (e *apiError) dropped() bool {
 
 // parseError reports Telegram refusing the HTML markup.
 func (e *apiError) parseError() bool {
-	return e.Code == http.StatusBadRequest && strings.Contains(strings.ToLower(e.Description), "can't parse entities")
+	return e.is("can't parse entities")
 }
 
-// transportError is a failure to get an answer (timeout, refused, reset). It
-// replaces net/http's *url.Error, whose message holds the URL and with it the
-// token.
+// replyNotFound reports a reply to a message that is gone, refused by an API
+// that ignores allow_sending_without_reply.
+func (e *apiError) replyNotFound() bool {
+	return e.is("message to be replied not found") || e.is("reply message not found")
+}
+
+func (e *apiError) is(description string) bool {
+	return e.Code == http.StatusBadRequest && strings.Contains(strings.ToLower(e.Description), description)
+}
+
+// transportError is a failure to get an answer (timeout, refused, reset, a
+// proxy refusing). It replaces net/http's *url.Error, whose message holds
+// the URL and with it the token.
 type transportError struct {
 	msg     string
 	timeout bool
@@ -78,17 +111,21 @@ func (e *transportError) Error() string { return e.msg }
 // Timeout reports whether the request timed out.
 func (e *transportError) Timeout() bool { return e.timeout }
 
-// client is a small Bot API client for sendMessage. It never keeps the token
-// in plain: the secret is opened for each request, used to build the URL and
-// destroyed.
+// client is a small Bot API client. It never keeps the token in plain: the
+// secret is opened for each request, used to build the URL and destroyed.
 type client struct {
 	baseURL string
 	token   *config.Secret
 	http    *http.Client
+	// secrets are other strings that must never appear in an error (the
+	// password of the proxy's URL).
+	secrets []string
+	// proxy names the proxy in transport errors (without credentials): a
+	// "Forbidden" is then known to be the proxy's.
+	proxy string
 }
 
-func newClient(baseURL string, token *config.Secret, timeout time.Duration) *client {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
+func newClient(baseURL string, token *config.Secret, transport *http.Transport, timeout time.Duration) *client {
 	return &client{
 		baseURL: strings.TrimRight(baseURL, "/"),
 		token:   token,
@@ -103,42 +140,53 @@ func newClient(baseURL string, token *config.Secret, timeout time.Duration) *cli
 
 func (c *client) close() { c.http.CloseIdleConnections() }
 
-// sendMessage posts one message. It returns nil when the API accepted it, an
+// sendMessage posts one message and returns its message_id. The error is an
 // *apiError when the API answered otherwise, or a *transportError.
-func (c *client) sendMessage(ctx context.Context, msg *sendMessageRequest) error {
-	body, err := json.Marshal(msg)
-	if err != nil {
-		return fmt.Errorf("encoding sendMessage request: %w", err)
+func (c *client) sendMessage(ctx context.Context, msg *sendMessageRequest) (int64, error) {
+	return c.call(ctx, "sendMessage", msg)
+}
+
+// editMessageText replaces the text of a message sent before.
+func (c *client) editMessageText(ctx context.Context, msg *editMessageTextRequest) error {
+	_, err := c.call(ctx, "editMessageText", msg)
+	return err
+}
+
+func (c *client) call(ctx context.Context, method string, msg any) (int64, error) {
+	// Without the HTML escaping of encoding/json: "<b>" rather than
+	// "\u003cb\u003e", the same to Telegram and readable in a dump.
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(msg); err != nil {
+		return 0, fmt.Errorf("encoding %s request: %w", method, err)
 	}
 
 	secret, err := c.token.Get()
 	if err != nil {
-		return fmt.Errorf("getting 'token': %w", err)
+		return 0, fmt.Errorf("getting 'token': %w", err)
 	}
 	token := secret.String()
 	secret.Destroy()
 
-	resp, err := c.do(ctx, c.baseURL+"/bot"+token+"/sendMessage", body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+"/bot"+token+"/"+method, &body)
 	if err != nil {
-		return scrub(err, token)
-	}
-	defer resp.Body.Close()
-	return decodeAnswer(resp)
-}
-
-func (c *client) do(ctx context.Context, u string, body []byte) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
+		return 0, c.scrub(method, err, token)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	return c.http.Do(req)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, c.scrub(method, err, token)
+	}
+	id, err := decodeAnswer(method, resp)
+	_ = resp.Body.Close() // read already: nothing to report
+	return id, err
 }
 
 // scrub turns an error of net/http into one that cannot hold the token: the
-// URL of a *url.Error is replaced by a fixed description and any remaining
-// occurrence of the token is masked.
-func scrub(err error, token string) error {
+// URL of a *url.Error is replaced by the method's name and any remaining
+// occurrence of the token or another secret is masked.
+func (c *client) scrub(method string, err error, token string) error {
 	op := "POST"
 	var timeout bool
 	var ue *url.Error
@@ -148,24 +196,35 @@ func scrub(err error, token string) error {
 		err = ue.Err
 	}
 	msg := err.Error()
-	if token != "" {
-		msg = strings.ReplaceAll(msg, token, redacted)
-		msg = strings.ReplaceAll(msg, url.PathEscape(token), redacted)
+	for _, s := range append([]string{token}, c.secrets...) {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, redacted)
+			msg = strings.ReplaceAll(msg, url.PathEscape(s), redacted)
+			msg = strings.ReplaceAll(msg, url.QueryEscape(s), redacted)
+		}
 	}
-	return &transportError{msg: fmt.Sprintf("%s sendMessage: %s", op, msg), timeout: timeout}
+	via := ""
+	if c.proxy != "" {
+		via = " through the proxy " + c.proxy
+	}
+	return &transportError{msg: fmt.Sprintf("%s %s%s: %s", op, method, via, msg), timeout: timeout}
 }
 
-func decodeAnswer(resp *http.Response) error {
+func decodeAnswer(method string, resp *http.Response) (int64, error) {
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return &transportError{msg: fmt.Sprintf("reading sendMessage answer (HTTP %d): %v", resp.StatusCode, err)}
+		return 0, &transportError{msg: fmt.Sprintf("reading %s answer (HTTP %d): %v", method, resp.StatusCode, err)}
 	}
 	var ans apiResponse
 	if err := json.Unmarshal(raw, &ans); err != nil {
-		return &apiError{Code: resp.StatusCode, Description: fmt.Sprintf("undecodable answer (HTTP %d %s)", resp.StatusCode, http.StatusText(resp.StatusCode))}
+		return 0, &apiError{Code: resp.StatusCode, Description: fmt.Sprintf("undecodable answer (HTTP %d %s)", resp.StatusCode, http.StatusText(resp.StatusCode))}
 	}
 	if ans.OK && resp.StatusCode == http.StatusOK {
-		return nil
+		var id int64
+		if ans.Result != nil {
+			id = ans.Result.MessageID
+		}
+		return id, nil
 	}
 	e := &apiError{Code: ans.ErrorCode, Description: ans.Description}
 	if e.Code == 0 {
@@ -179,8 +238,11 @@ func decodeAnswer(resp *http.Response) error {
 	if e.Description == "" {
 		e.Description = http.StatusText(resp.StatusCode)
 	}
-	if ans.Parameters != nil && ans.Parameters.RetryAfter > 0 {
-		e.RetryAfter = time.Duration(ans.Parameters.RetryAfter) * time.Second
+	if p := ans.Parameters; p != nil {
+		if p.RetryAfter > 0 {
+			e.RetryAfter = time.Duration(p.RetryAfter) * time.Second
+		}
+		e.MigrateTo = p.MigrateToChatID
 	}
-	return e
+	return 0, e
 }

@@ -1,107 +1,82 @@
 package telegram
 
 import (
+	"html"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/procblocking/procblocking/internal/textutil"
 )
 
-// maxTextRunes is sendMessage's limit on the text. Telegram counts it after
-// entity parsing; counting the escaped text instead keeps us safely under it.
+// maxTextRunes is sendMessage's limit on the text: 4096 characters, counted
+// by Telegram after entity parsing (so "&lt;" is one). The formatter counts
+// the characters the reader sees, not the markup.
 const maxTextRunes = 4096
 
-// ellipsis marks a text cut to fit.
-const ellipsis = "…"
+// maxEventsPerMessage bounds the events merged into one message: each brings
+// one bold entity, and Telegram keeps at most 100 entities in a message.
+const maxEventsPerMessage = 100
 
-// maxEventRunes bounds an unknown event kind shown in the header.
-const maxEventRunes = 64
+// separator goes between the events of a merged message: a blank line.
+const separator = "\n\n"
 
-// eventTitles are the header of each event kind alertstate emits.
-var eventTitles = map[string]struct{ emoji, title string }{
-	"alert":          {"🚨", "Alert"},
-	"realert":        {"🔁", "Still running"},
-	"recovery":       {"✅", "Recovered"},
-	"scan_failed":    {"⚠️", "Scan failed"},
-	"scan_recovered": {"🟢", "Scan recovered"},
+// rendered is one event's text, ready to send.
+type rendered struct {
+	html  string // for parse_mode HTML: the first line bold, everything escaped
+	plain string // the same text without markup, for the plain-text resend
+	runes int    // characters the reader sees (the same in both)
 }
 
-// header is the first line of a message, plain (not escaped).
-func header(event string) (emoji, title string) {
-	if h, ok := eventTitles[event]; ok {
-		return h.emoji, h.title
-	}
-	if event == "" {
-		return "ℹ️", "Event"
-	}
-	event = sanitize(event)
-	if utf8.RuneCountInString(event) > maxEventRunes {
-		event = string([]rune(event)[:maxEventRunes]) + ellipsis
-	}
-	return "ℹ️", event
-}
-
-// formatHTML renders an event for parse_mode HTML: the event kind as a bold
-// first line, then the message escaped so that nothing in it (a command line
-// is attacker-controlled text) can become markup, an entity or a link. The
-// result is at most maxTextRunes runes; a long message is cut between escaped
-// pieces, so an entity is never cut in half.
-func formatHTML(event, message string) string {
-	emoji, title := header(event)
-	head := emoji + " <b>" + escapeHTML(title) + "</b>\n"
-	return head + cutPieces(sanitize(message), maxTextRunes-utf8.RuneCountInString(head), escapeRune)
-}
-
-// formatPlain renders an event without markup, for the plain-text resend.
-func formatPlain(event, message string) string {
-	emoji, title := header(event)
-	head := emoji + " " + title + "\n"
-	return head + cutPieces(sanitize(message), maxTextRunes-utf8.RuneCountInString(head), func(r rune) string { return string(r) })
-}
-
-// cutPieces maps each rune of s to a piece and joins the pieces; when the
-// result would exceed budget runes it keeps only whole pieces and ends with
-// the ellipsis, staying within budget.
-func cutPieces(s string, budget int, piece func(rune) string) string {
+// render formats a message: the text cut to at most budget characters, then
+// its first line (the headline, in the producer's language) in bold and the
+// rest as escaped plain text. Nothing in it (a command line is text anyone
+// can write) can become markup, an entity or a link, and no word is added.
+// Cutting before escaping keeps an entity whole and counts what Telegram
+// counts.
+func render(message string, budget int) rendered {
+	text := textutil.Truncate(sanitize(message), budget)
+	headline, rest, multiline := strings.Cut(text, "\n")
 	var b strings.Builder
-	for _, r := range s {
-		b.WriteString(piece(r))
+	if strings.TrimSpace(headline) != "" {
+		b.WriteString("<b>" + html.EscapeString(headline) + "</b>")
+	} else {
+		b.WriteString(headline)
 	}
-	if utf8.RuneCountInString(b.String()) <= budget {
-		return b.String()
+	if multiline {
+		b.WriteString("\n" + html.EscapeString(rest))
 	}
-	b.Reset()
+	return rendered{html: b.String(), plain: text, runes: utf8.RuneCountInString(text)}
+}
+
+// formatHTML is one message as sent in parse_mode HTML.
+func formatHTML(message string) string { return render(message, maxTextRunes).html }
+
+// pack returns how many of parts, from the first, fit in one message (at
+// least one: a part is never longer than a message), and that message in
+// both forms. Parts are joined by a blank line, whole and in order.
+func pack(parts []rendered) (n int, htmlText, plainText string) {
 	used := 0
-	for _, r := range s {
-		p := piece(r)
-		n := utf8.RuneCountInString(p)
-		if used+n > budget-1 {
+	for n < len(parts) && n < maxEventsPerMessage {
+		add := parts[n].runes
+		if n > 0 {
+			add += utf8.RuneCountInString(separator)
+		}
+		if n > 0 && used+add > maxTextRunes {
 			break
 		}
-		b.WriteString(p)
-		used += n
+		used += add
+		n++
 	}
-	return b.String() + ellipsis
-}
-
-func escapeRune(r rune) string {
-	switch r {
-	case '&':
-		return "&amp;"
-	case '<':
-		return "&lt;"
-	case '>':
-		return "&gt;"
-	case '"':
-		return "&quot;"
+	var h, p strings.Builder
+	for i, part := range parts[:n] {
+		if i > 0 {
+			h.WriteString(separator)
+			p.WriteString(separator)
+		}
+		h.WriteString(part.html)
+		p.WriteString(part.plain)
 	}
-	return string(r)
-}
-
-func escapeHTML(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		b.WriteString(escapeRune(r))
-	}
-	return b.String()
+	return n, h.String(), p.String()
 }
 
 // sanitize makes s valid UTF-8 and replaces control characters other than

@@ -1,6 +1,7 @@
 package telegram
 
 import (
+	"fmt"
 	"html"
 	"strings"
 	"testing"
@@ -9,119 +10,144 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/botapitest"
+	"github.com/procblocking/procblocking/internal/textutil"
 )
 
 func TestFormatHTML(t *testing.T) {
 	tests := []struct {
-		name, event, message, want string
+		name, message, want string
 	}{
-		{"alert", "alert", "pid 1 <x> & \"y\"", "🚨 <b>Alert</b>\npid 1 &lt;x&gt; &amp; &quot;y&quot;"},
-		{"recovery", "recovery", "gone", "✅ <b>Recovered</b>\ngone"},
-		{"scan recovered", "scan_recovered", "ok", "🟢 <b>Scan recovered</b>\nok"},
-		{"no event", "", "x", "ℹ️ <b>Event</b>\nx"},
-		{"unknown event is escaped", "<i>odd</i>", "x", "ℹ️ <b>&lt;i&gt;odd&lt;/i&gt;</b>\nx"},
-		{"invalid utf8 and controls", "alert", "a\xffb\x00c\td\ne", "🚨 <b>Alert</b>\na\uFFFDb\uFFFDc\td\ne"},
-		{"entity-like input stays literal", "alert", "&amp; &#60;", "🚨 <b>Alert</b>\n&amp;amp; &amp;#60;"},
+		{"headline and details", "🚨 pid 1 <x>\n& \"y\" 'z'", "<b>🚨 pid 1 &lt;x&gt;</b>\n&amp; &#34;y&#34; &#39;z&#39;"},
+		{"headline only", "✅ gone", "<b>✅ gone</b>"},
+		{"russian", "🚨 Блокирующий процесс\nPID 4001", "<b>🚨 Блокирующий процесс</b>\nPID 4001"},
+		{"no emoji, unknown producer", "Deploy done\n3 hosts", "<b>Deploy done</b>\n3 hosts"},
+		{"blank first line is not bolded", "\nbody", "\nbody"},
+		{"invalid utf8 and controls", "a\xffb\x00c\td\ne", "<b>a\uFFFDb\uFFFDc\td</b>\ne"},
+		{"entity-like input stays literal", "&amp; &#60;", "<b>&amp;amp; &amp;#60;</b>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			require.Equal(t, tt.want, formatHTML(tt.event, tt.message))
+			require.Equal(t, tt.want, formatHTML(tt.message))
 		})
 	}
 }
 
-func TestFormatPlain(t *testing.T) {
-	require.Equal(t, "🚨 Alert\n<b>x</b> & y", formatPlain("alert", "<b>x</b> & y"))
-	long := formatPlain("alert", strings.Repeat("x", 5000))
-	require.Equal(t, 4096, utf8.RuneCountInString(long))
-	require.True(t, strings.HasSuffix(long, "x…"))
-}
-
-func TestCutNeverSplitsAnEntity(t *testing.T) {
-	head := "🚨 <b>Alert</b>\n"
-	budget := maxTextRunes - utf8.RuneCountInString(head)
-	// Place an '&' at every offset around the cut point.
+// The cut counts what Telegram counts (the characters after entity parsing)
+// and happens before escaping, so an entity is never cut in half.
+func TestCutCountsVisibleCharacters(t *testing.T) {
 	for shift := range 8 {
-		msg := strings.Repeat("x", budget-6+shift) + strings.Repeat("&", 10)
-		out := formatHTML("alert", msg)
-		require.LessOrEqual(t, utf8.RuneCountInString(out), maxTextRunes, "shift %d", shift)
-		require.True(t, strings.HasSuffix(out, ";…") || strings.HasSuffix(out, "x…"), "shift %d: %q", shift, out[len(out)-12:])
+		msg := "🚨 x\n" + strings.Repeat("x", maxTextRunes-10+shift) + strings.Repeat("&<", 10)
+		out := formatHTML(msg)
 		require.NoError(t, botapitest.ValidateHTML(out), "shift %d", shift)
+		visible := botapitest.VisibleText(out, "HTML")
+		require.Equal(t, maxTextRunes, utf8.RuneCountInString(visible), "shift %d", shift)
+		require.Equal(t, textutil.Truncate(msg, maxTextRunes), visible, "shift %d", shift)
 	}
 	// Exactly at the limit: no cut, no ellipsis.
-	exact := strings.Repeat("y", budget)
-	require.Equal(t, head+exact, formatHTML("alert", exact))
-	require.Equal(t, head+strings.Repeat("y", budget-1)+"…", formatHTML("alert", exact+"y"))
+	exact := "🚨 x\n" + strings.Repeat("&", maxTextRunes-4)
+	require.Equal(t, "<b>🚨 x</b>\n"+strings.Repeat("&amp;", maxTextRunes-4), formatHTML(exact))
+	require.True(t, strings.HasSuffix(formatHTML(exact+"&"), "&amp;…"))
 }
 
-// FuzzFormatHTML: whatever bytes arrive in the event tag or the message, the
-// text is valid UTF-8, at most 4096 runes, valid Telegram HTML, and holds no
-// tag or entity that the formatter did not write itself.
+func TestPack(t *testing.T) {
+	parts := func(lengths ...int) []rendered {
+		var out []rendered
+		for i, n := range lengths {
+			out = append(out, render(fmt.Sprintf("%c", 'a'+i)+strings.Repeat("<", n-1), maxTextRunes))
+		}
+		return out
+	}
+	// Whole events joined by a blank line, up to 4096 visible characters.
+	n, h, p := pack(parts(2000, 2000, 100))
+	require.Equal(t, 2, n, "2000 + 2 + 2000 fit, one more does not")
+	require.Equal(t, 4002, utf8.RuneCountInString(botapitest.VisibleText(h, "HTML")))
+	require.Equal(t, p, botapitest.VisibleText(h, "HTML"))
+	require.Equal(t, 2, strings.Count(h, "<b>"))
+
+	n, _, _ = pack(parts(2047, 2047))
+	require.Equal(t, 2, n, "exactly 4096")
+	n, _, _ = pack(parts(2047, 2048))
+	require.Equal(t, 1, n)
+	n, h, _ = pack(parts(maxTextRunes))
+	require.Equal(t, 1, n, "a message as long as the limit goes alone")
+	require.Equal(t, maxTextRunes, utf8.RuneCountInString(botapitest.VisibleText(h, "HTML")))
+
+	// At most maxEventsPerMessage bold entities in one message.
+	many := make([]rendered, 150)
+	for i := range many {
+		many[i] = render("x", maxTextRunes)
+	}
+	n, h, _ = pack(many)
+	require.Equal(t, maxEventsPerMessage, n)
+	require.Equal(t, maxEventsPerMessage, strings.Count(h, "<b>"))
+	require.NoError(t, botapitest.ValidateHTML(h))
+}
+
+// FuzzFormatHTML: whatever bytes arrive in a message, alone or merged with
+// others, the text is valid UTF-8, at most 4096 characters as Telegram
+// counts them, valid Telegram HTML whose only tags are the bold headlines,
+// and shows the reader each message as it was (sanitized, maybe cut).
 func FuzzFormatHTML(f *testing.F) {
 	for _, seed := range [][2]string{
-		{"alert", "pytest pid 4001"},
-		{"alert", `<a href="http://x">click</a> & </b>`},
-		{"recovery", "&amp;&lt;&#x26;&#38;"},
-		{"<b>", "\xff\xfe\x00<"},
-		{"", strings.Repeat("é&", 700)},
-		{"scan_failed", strings.Repeat("<", 1100)},
+		{"🚨 pytest pid 4001\ncmdline", "✅ gone"},
+		{`<a href="http://x">click</a> & </b>`, "\n\n"},
+		{"&amp;&lt;&#x26;&#38;\n'\"", ""},
+		{"\xff\xfe\x00<", "<b>"},
+		{strings.Repeat("é&", 700), strings.Repeat("\n<", 2100)},
+		{strings.Repeat("<", 1100) + "\n" + strings.Repeat("x", 5000), "ok"},
 	} {
 		f.Add(seed[0], seed[1])
 	}
-	f.Fuzz(func(t *testing.T, event, message string) {
-		out := formatHTML(event, message)
-		if !utf8.ValidString(out) {
-			t.Fatalf("invalid UTF-8: %q", out)
-		}
-		if n := utf8.RuneCountInString(out); n > maxTextRunes {
-			t.Fatalf("%d runes", n)
-		}
-		if err := botapitest.ValidateHTML(out); err != nil {
-			t.Fatalf("Telegram would refuse %q: %v", out, err)
-		}
-		emoji, title := header(event)
-		head := emoji + " <b>" + escapeHTML(title) + "</b>\n"
-		body, ok := strings.CutPrefix(out, head)
-		if !ok {
-			t.Fatalf("header missing: %q", out)
-		}
-		checkEscaped(t, body)
-		checkEscaped(t, escapeHTML(title))
-
-		// What the reader sees is the message, possibly cut.
-		seen := html.UnescapeString(body)
-		want := sanitize(message)
-		if seen != want {
-			prefix, cut := strings.CutSuffix(seen, ellipsis)
-			if !cut || !strings.HasPrefix(want, prefix) {
+	f.Fuzz(func(t *testing.T, first, second string) {
+		for _, message := range []string{first, second} {
+			out := formatHTML(message)
+			checkMessage(t, out)
+			seen := botapitest.VisibleText(out, "HTML")
+			if want := textutil.Truncate(sanitize(message), maxTextRunes); seen != want {
 				t.Fatalf("reader sees %q, message was %q", seen, want)
 			}
+			headline, _, _ := strings.Cut(seen, "\n")
+			if strings.TrimSpace(headline) != "" && !strings.HasPrefix(out, "<b>") {
+				t.Fatalf("headline not bold: %q", out)
+			}
+			if strings.Count(out, "<b>") > 1 {
+				t.Fatalf("more than the headline is bold: %q", out)
+			}
 		}
-
-		plain := formatPlain(event, message)
-		if !utf8.ValidString(plain) || utf8.RuneCountInString(plain) > maxTextRunes {
-			t.Fatalf("plain text invalid or too long: %d runes", utf8.RuneCountInString(plain))
+		parts := []rendered{render(first, maxTextRunes), render(second, maxTextRunes), render(first, maxTextRunes)}
+		n, merged, plain := pack(parts)
+		checkMessage(t, merged)
+		if n < 1 || botapitest.VisibleText(merged, "HTML") != plain {
+			t.Fatalf("merged %d parts: %q shows %q", n, merged, plain)
+		}
+		var want []string
+		for _, p := range parts[:n] {
+			want = append(want, p.plain)
+		}
+		if plain != strings.Join(want, separator) {
+			t.Fatalf("merged text %q, want the parts whole and in order", plain)
 		}
 	})
 }
 
-// checkEscaped fails when s holds '<' or '>' or an '&' that does not start
-// one of the four entities the formatter writes.
-func checkEscaped(t *testing.T, s string) {
+// checkMessage fails unless Telegram would accept text in parse_mode HTML
+// with no tag but <b> and no entity but the escapes.
+func checkMessage(t *testing.T, text string) {
 	t.Helper()
-	if strings.ContainsAny(s, "<>") {
-		t.Fatalf("unescaped markup in %q", s)
+	if !utf8.ValidString(text) {
+		t.Fatalf("invalid UTF-8: %q", text)
 	}
-	for i := strings.IndexByte(s, '&'); i >= 0; {
-		rest := s[i:]
-		if !strings.HasPrefix(rest, "&lt;") && !strings.HasPrefix(rest, "&gt;") &&
-			!strings.HasPrefix(rest, "&amp;") && !strings.HasPrefix(rest, "&quot;") {
-			t.Fatalf("stray entity at %d in %q", i, s)
-		}
-		j := strings.IndexByte(s[i+1:], '&')
-		if j < 0 {
-			break
-		}
-		i += 1 + j
+	if err := botapitest.ValidateHTML(text); err != nil {
+		t.Fatalf("Telegram would refuse %q: %v", text, err)
+	}
+	if n := utf8.RuneCountInString(botapitest.VisibleText(text, "HTML")); n > maxTextRunes {
+		t.Fatalf("%d characters", n)
+	}
+	body := strings.NewReplacer("<b>", "", "</b>", "").Replace(text)
+	if strings.ContainsAny(body, "<>") {
+		t.Fatalf("markup other than <b> in %q", text)
+	}
+	if html.UnescapeString(body) != strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "&#34;", `"`, "&#39;", "'").Replace(body) {
+		t.Fatalf("an entity the formatter did not write in %q", text)
 	}
 }

@@ -2,6 +2,8 @@ package telegram
 
 import (
 	"context"
+	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -22,17 +24,19 @@ func isGroup(chatID string) bool {
 	return strings.HasPrefix(chatID, "-") || strings.HasPrefix(chatID, "@")
 }
 
-// pacer spaces the requests to one chat: at least interval apart and, for a
+// pacer spaces the messages to one chat: at least interval apart and, for a
 // group, at most max in any sliding window. It is exact (a sliding window over
 // the last send times, not a token bucket, which would allow a burst of max
-// on top of the refill within one window).
+// on top of the refill within one window). Only messages Telegram accepted
+// are booked: a request refused with 429 was not sent and does not use up
+// the allowance.
 type pacer struct {
 	interval time.Duration
 	window   time.Duration // 0: no window limit
 	max      int
 
 	last time.Time
-	sent []time.Time // send times within the window, oldest first
+	sent []time.Time // booked times within the window, oldest first
 
 	now   func() time.Time
 	sleep func(context.Context, time.Duration) error
@@ -40,45 +44,82 @@ type pacer struct {
 
 func newPacer(chatID string) *pacer {
 	p := &pacer{interval: chatInterval, now: time.Now, sleep: sleepCtx}
-	if isGroup(chatID) {
-		p.window, p.max = groupWindow, groupMax
-	}
+	p.setChat(chatID)
 	return p
 }
 
-// wait blocks until the next message may be sent and books it.
-func (p *pacer) wait(ctx context.Context) error {
-	now := p.now()
-	next := now
-	if !p.last.IsZero() {
-		if t := p.last.Add(p.interval); t.After(next) {
+// setChat applies the limits of chatID's kind, keeping what was booked.
+func (p *pacer) setChat(chatID string) {
+	p.window, p.max = 0, 0
+	if isGroup(chatID) {
+		p.window, p.max = groupWindow, groupMax
+	}
+}
+
+// earliest is when a message may go out at or after from, given the last
+// booked time and the booked times within the window.
+func (p *pacer) earliest(from, last time.Time, sent []time.Time) time.Time {
+	next := from
+	if !last.IsZero() {
+		if t := last.Add(p.interval); t.After(next) {
 			next = t
 		}
 	}
+	if p.window > 0 && len(sent) >= p.max {
+		if t := sent[len(sent)-p.max].Add(p.window); t.After(next) {
+			next = t
+		}
+	}
+	return next
+}
+
+// forget drops booked times that no longer count at t.
+func (p *pacer) forget(t time.Time) {
+	for len(p.sent) > 0 && !p.sent[0].Add(p.window).After(t) {
+		p.sent = p.sent[1:]
+	}
+}
+
+// wait blocks until a message may be sent now. It books nothing: call book
+// once Telegram accepted the message.
+func (p *pacer) wait(ctx context.Context) error {
+	now := p.now()
+	p.forget(now)
+	if d := p.earliest(now, p.last, p.sent).Sub(now); d > 0 {
+		return p.sleep(ctx, d)
+	}
+	return ctx.Err()
+}
+
+// book records a message Telegram accepted just now.
+func (p *pacer) book() {
+	now := p.now()
+	p.last = now
 	if p.window > 0 {
-		for len(p.sent) > 0 && !p.sent[0].Add(p.window).After(next) {
-			p.sent = p.sent[1:]
+		p.forget(now)
+		p.sent = append(p.sent, now)
+	}
+}
+
+// slotsWithin is how many messages could start within d from now, the one
+// now included, given what was booked.
+func (p *pacer) slotsWithin(d time.Duration) int {
+	if p.interval <= 0 && p.window <= 0 {
+		return math.MaxInt // no limit
+	}
+	now := p.now()
+	p.forget(now)
+	end := now.Add(d)
+	last, sent := p.last, slices.Clone(p.sent)
+	n := 0
+	for t := p.earliest(now, last, sent); !t.After(end); t = p.earliest(t, last, sent) {
+		n++
+		last = t
+		if p.window > 0 {
+			sent = append(sent, t)
 		}
-		if len(p.sent) >= p.max {
-			if t := p.sent[len(p.sent)-p.max].Add(p.window); t.After(next) {
-				next = t
-			}
-		}
 	}
-	if d := next.Sub(now); d > 0 {
-		if err := p.sleep(ctx, d); err != nil {
-			return err
-		}
-	}
-	sent := p.now()
-	if sent.Before(next) {
-		sent = next
-	}
-	p.last = sent
-	if p.window > 0 {
-		p.sent = append(p.sent, sent)
-	}
-	return nil
+	return n
 }
 
 // sleepCtx sleeps for d unless ctx ends first.

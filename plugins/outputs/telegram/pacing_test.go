@@ -8,29 +8,31 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fakeClock is a clock whose sleep advances time instantly.
-type fakeClock struct {
-	t     time.Time
-	slept []time.Duration
+// syncClock is a fake clock for code run on the test's goroutine: no real
+// time passes at all.
+func syncClock() *fakeClock {
+	c := newFakeClock()
+	c.real = 0
+	return c
 }
 
-func (c *fakeClock) now() time.Time { return c.t }
-
-func (c *fakeClock) sleep(ctx context.Context, d time.Duration) error {
-	c.slept = append(c.slept, d)
-	c.t = c.t.Add(d)
-	return ctx.Err()
-}
-
-func pacedSends(t *testing.T, chatID string, n int) []time.Time {
-	t.Helper()
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+func testPacer(chatID string, clock *fakeClock) *pacer {
 	p := newPacer(chatID)
 	p.now, p.sleep = clock.now, clock.sleep
+	return p
+}
+
+// pacedSends sends n messages as the sender does (wait, then book what
+// Telegram accepted) and returns their times.
+func pacedSends(t *testing.T, chatID string, n int) []time.Time {
+	t.Helper()
+	clock := syncClock()
+	p := testPacer(chatID, clock)
 	sends := make([]time.Time, 0, n)
 	for range n {
 		require.NoError(t, p.wait(context.Background()))
-		sends = append(sends, clock.t)
+		p.book()
+		sends = append(sends, clock.now())
 	}
 	return sends
 }
@@ -72,19 +74,50 @@ func TestPacingGroupTwentyPerMinute(t *testing.T) {
 }
 
 func TestPacingNoWaitWhenIdle(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	p := newPacer("-42")
-	p.now, p.sleep = clock.now, clock.sleep
+	clock := syncClock()
+	p := testPacer("-42", clock)
 	require.NoError(t, p.wait(context.Background()))
+	p.book()
 	clock.t = clock.t.Add(time.Hour)
 	require.NoError(t, p.wait(context.Background()))
-	require.Empty(t, clock.slept)
+	require.Empty(t, clock.sleeps())
+}
+
+// Attempts Telegram refused are not booked: forty refused attempts in a
+// minute leave the whole allowance for the messages that follow.
+func TestPacingBooksOnlyAcceptedMessages(t *testing.T) {
+	clock := syncClock()
+	p := testPacer("-1001234567890", clock)
+	for range 40 {
+		require.NoError(t, p.wait(context.Background()))
+		clock.t = clock.t.Add(time.Second) // the 429's retry_after
+	}
+	require.Empty(t, clock.sleeps())
+	require.Equal(t, 11, p.slotsWithin(10*time.Second))
+}
+
+func TestSlotsWithin(t *testing.T) {
+	clock := syncClock()
+	private := testPacer("42", clock)
+	require.Equal(t, 11, private.slotsWithin(10*time.Second), "now, then one a second")
+	private.book()
+	require.Equal(t, 10, private.slotsWithin(10*time.Second))
+
+	group := testPacer("-42", clock)
+	for range 15 {
+		group.book()
+		clock.t = clock.t.Add(time.Second)
+	}
+	require.Equal(t, 5, group.slotsWithin(10*time.Second), "the window has 5 left")
+	clock.t = clock.t.Add(time.Minute)
+	require.Equal(t, 11, group.slotsWithin(10*time.Second))
 }
 
 func TestPacingStopsOnCancel(t *testing.T) {
 	p := newPacer("42")
 	p.interval = time.Hour
 	require.NoError(t, p.wait(context.Background()))
+	p.book()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	require.ErrorIs(t, p.wait(ctx), context.Canceled)

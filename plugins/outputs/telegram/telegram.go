@@ -1,5 +1,5 @@
-// Package telegram is a Telegraf output that sends each alert event as one
-// message through Telegram's Bot API.
+// Package telegram is a Telegraf output that sends alert events to a
+// Telegram chat through the Bot API.
 package telegram
 
 import (
@@ -7,27 +7,21 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"math"
 	"net/url"
+	"os"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
+	httpconfig "github.com/influxdata/telegraf/plugins/common/http"
 	"github.com/influxdata/telegraf/plugins/outputs"
 )
 
 //go:embed sample.conf
 var sampleConfig string
-
-// maxRemembered bounds the set of events delivered from batches Telegraf has
-// not yet seen succeed; Telegraf's own buffer (10000 by default) keeps it
-// far below in practice.
-const maxRemembered = 100_000
 
 // tokenRe is the shape of a bot token. Checking it keeps a stray '/', '?' or
 // '#' from changing the request's URL.
@@ -35,43 +29,48 @@ var tokenRe = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
 
 // Telegram sends alert events to a Telegram chat.
 type Telegram struct {
-	Token           config.Secret   `toml:"token"`
-	ChatID          string          `toml:"chat_id"`
-	MessageThreadID int64           `toml:"message_thread_id"`
-	APIURL          string          `toml:"api_url"`
-	TextField       string          `toml:"text_field"`
-	SilentEvents    []string        `toml:"silent_events"`
-	Timeout         config.Duration `toml:"timeout"`
-	MaxRetryWait    config.Duration `toml:"max_retry_wait"`
-	Log             telegraf.Logger `toml:"-"`
+	Token               config.Secret   `toml:"token"`
+	ChatID              string          `toml:"chat_id"`
+	MessageThreadID     int64           `toml:"message_thread_id"`
+	APIURL              string          `toml:"api_url"`
+	TextField           string          `toml:"text_field"`
+	SilentEvents        []string        `toml:"silent_events"`
+	Timeout             config.Duration `toml:"timeout"`
+	MaxRetryWait        config.Duration `toml:"max_retry_wait"`
+	StateDirectory      string          `toml:"state_directory"`
+	CloseTimeout        config.Duration `toml:"close_timeout"`
+	ThreadReplies       bool            `toml:"thread_replies"`
+	EditAlertOnRecovery bool            `toml:"edit_alert_on_recovery"`
+	// Telegraf's HTTP transport options: use_system_proxy, http_proxy_url,
+	// tls_ca, tls_cert, tls_key, insecure_skip_verify, ...
+	httpconfig.TransportConfig
+	Log telegraf.Logger `toml:"-"`
 
+	// The clock; tests replace it before Connect.
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+	after func(time.Duration) <-chan time.Time
+
+	state  *stateDir // nil without a state directory or when it is unusable
+	queue  *queue
 	client *client
-	pace   *pacer
-	silent map[string]bool
-
-	// delivered holds the identities of events sent (or deliberately
-	// dropped) since the last Write that succeeded in full: Telegraf resends
-	// the whole batch after an error, and these must not go out twice.
-	delivered map[uint64]struct{}
-
-	ctx    context.Context
+	sender *sender
 	cancel context.CancelFunc
+	drain  chan struct{} // closed by Close: deliver what is queued, then stop
+	done   chan struct{} // closed when the sender has stopped
 }
 
 func (*Telegram) SampleConfig() string { return sampleConfig }
 
 func (t *Telegram) Init() error {
 	if t.Token.Empty() {
-		return errors.New("'token' is required")
-	}
-	if strings.TrimSpace(t.ChatID) == "" {
-		return errors.New("'chat_id' is required")
+		return errors.New(`invalid 'token' "": want the bot token from @BotFather`)
 	}
 	if !validChatID(t.ChatID) {
 		return fmt.Errorf("invalid 'chat_id' %q: want a numeric id or @channelname", t.ChatID)
 	}
 	if t.MessageThreadID < 0 {
-		return fmt.Errorf("invalid 'message_thread_id' %d: want 0 or a topic id", t.MessageThreadID)
+		return fmt.Errorf(`invalid 'message_thread_id' "%d": want 0 or a topic id`, t.MessageThreadID)
 	}
 	u, err := url.Parse(t.APIURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -81,22 +80,32 @@ func (t *Telegram) Init() error {
 		return fmt.Errorf("invalid 'api_url' %q: want no query or fragment", t.APIURL)
 	}
 	if t.TextField == "" {
-		return errors.New("'text_field' must not be empty")
+		return errors.New(`invalid 'text_field' "": want the name of the string field to send`)
 	}
-	if t.Timeout <= 0 {
-		return fmt.Errorf("invalid 'timeout' %q: want a duration > 0", time.Duration(t.Timeout))
+	for _, d := range []struct {
+		name string
+		v    config.Duration
+		min  time.Duration
+	}{{"timeout", t.Timeout, 1}, {"max_retry_wait", t.MaxRetryWait, 0}, {"close_timeout", t.CloseTimeout, 0}} {
+		if time.Duration(d.v) < d.min {
+			want := "a duration >= 0"
+			if d.min > 0 {
+				want = "a duration > 0"
+			}
+			return fmt.Errorf("invalid '%s' %q: want %s", d.name, time.Duration(d.v), want)
+		}
 	}
-	if t.MaxRetryWait < 0 {
-		return fmt.Errorf("invalid 'max_retry_wait' %q: want a duration >= 0", time.Duration(t.MaxRetryWait))
+	if t.StateDirectory != "" {
+		if fi, err := os.Stat(t.StateDirectory); err == nil && !fi.IsDir() {
+			return fmt.Errorf("invalid 'state_directory' %q: not a directory", t.StateDirectory)
+		}
 	}
-
-	t.silent = make(map[string]bool, len(t.SilentEvents))
-	for _, e := range t.SilentEvents {
-		t.silent[e] = true
+	if err := checkProxyURL(t.HTTPProxyURL); err != nil {
+		return err
 	}
-	t.client = newClient(t.APIURL, &t.Token, time.Duration(t.Timeout))
-	t.pace = newPacer(t.ChatID)
-	t.delivered = make(map[uint64]struct{})
+	if _, err := t.ClientConfig.TLSConfig(); err != nil {
+		return fmt.Errorf("invalid TLS options ('tls_ca', 'tls_cert', 'tls_key', ...): %w", err)
+	}
 	return nil
 }
 
@@ -108,9 +117,32 @@ func validChatID(id string) bool {
 	return err == nil
 }
 
-// Connect checks the token's shape; it does not call the API, so that an
-// unreachable Telegram does not stop the agent (events wait in the buffer).
+// checkProxyURL validates http_proxy_url; the error shows the URL without
+// its password.
+func checkProxyURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("invalid 'http_proxy_url': not a URL (the value is not shown: it may hold a password)")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5":
+		return fmt.Errorf("invalid 'http_proxy_url' %q: want an http, https or socks5 URL", u.Redacted())
+	case u.Host == "":
+		return fmt.Errorf("invalid 'http_proxy_url' %q: want a host", u.Redacted())
+	}
+	return nil
+}
+
+// Connect checks the token's shape, opens the state directory and starts
+// the sender. It does not call the API, so that an unreachable Telegram
+// does not stop the agent: events wait in the queue.
 func (t *Telegram) Connect() error {
+	if t.sender != nil {
+		return nil
+	}
 	secret, err := t.Token.Get()
 	if err != nil {
 		return fmt.Errorf("getting 'token': %w", err)
@@ -118,157 +150,184 @@ func (t *Telegram) Connect() error {
 	ok := tokenRe.Match(secret.Bytes())
 	secret.Destroy()
 	if !ok {
-		return errors.New("invalid 'token': want the form <bot id>:<secret> from @BotFather")
+		return errors.New("invalid 'token' (the value is not shown): want the form <bot id>:<secret> from @BotFather")
 	}
-	if t.cancel != nil {
-		t.cancel()
-	}
-	t.ctx, t.cancel = context.WithCancel(context.Background())
-	return nil
-}
-
-func (t *Telegram) Close() error {
-	if t.cancel != nil {
-		t.cancel()
-	}
-	if t.client != nil {
-		t.client.close()
-	}
-	return nil
-}
-
-// Write sends one message per event, in order. It returns an error, and
-// Telegraf keeps the batch, when Telegram cannot be reached or fails; events
-// of the batch already delivered are skipped when the batch comes again.
-func (t *Telegram) Write(metrics []telegraf.Metric) error {
-	ctx := t.ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	for _, m := range metrics {
-		id := identity(m)
-		if _, done := t.delivered[id]; done {
-			continue
-		}
-		if err := t.deliver(ctx, m); err != nil {
-			return err
-		}
-		if len(t.delivered) >= maxRemembered {
-			t.Log.Warnf("forgetting %d delivered events of unfinished batches; some may be sent again", len(t.delivered))
-			clear(t.delivered)
-		}
-		t.delivered[id] = struct{}{}
-	}
-	clear(t.delivered)
-	return nil
-}
-
-// deliver sends one event. It returns nil when the event was delivered or
-// had to be dropped, and an error when the batch must be retried.
-func (t *Telegram) deliver(ctx context.Context, m telegraf.Metric) error {
-	raw, ok := m.GetField(t.TextField)
-	text, isString := raw.(string)
-	if !ok || !isString {
-		t.Log.Errorf("dropping %q metric: no string field %q to send", m.Name(), t.TextField)
-		return nil
-	}
-	event, _ := m.GetTag("event")
-
-	req := &sendMessageRequest{
-		ChatID:              t.ChatID,
-		Text:                formatHTML(event, text),
-		ParseMode:           "HTML",
-		DisableNotification: t.silent[event],
-		LinkPreviewOptions:  &linkPreviewOptions{IsDisabled: true},
-		MessageThreadID:     t.MessageThreadID,
-	}
-	err := t.send(ctx, req)
-
-	var apiErr *apiError
-	if errors.As(err, &apiErr) && apiErr.parseError() {
-		t.Log.Warnf("chat %q: Telegram refused the HTML (%s); sending the %q event as plain text", t.ChatID, apiErr.Description, event)
-		req.Text = formatPlain(event, text)
-		req.ParseMode = ""
-		err = t.send(ctx, req)
-	}
-	if errors.As(err, &apiErr) && apiErr.dropped() {
-		t.Log.Errorf("dropping %q event for chat %q: %s (HTTP %d)", event, t.ChatID, apiErr.Description, apiErr.Code)
-		return nil
-	}
+	qf, st, threadsPath, err := t.openState()
 	if err != nil {
-		return fmt.Errorf("sending %q event to chat %q: %w", event, t.ChatID, err)
+		return err
+	}
+	if t.client, err = t.newClient(); err != nil {
+		if t.state != nil {
+			qf.close()
+			t.state.close()
+			t.state = nil
+		}
+		return err
+	}
+	t.queue = newQueue(t.Log, qf, st)
+	if n := len(st.events); n > 0 {
+		t.Log.Infof("Resuming the delivery of %d event(s) queued before the restart", n)
+	}
+	threads, err := loadThreads(threadsPath, t.Log)
+	if err != nil {
+		t.Log.Errorf("Cannot read the threads file %q: %v; realerts and recoveries of earlier alerts will not be replies", threadsPath, err)
+		threads, _ = loadThreads("", t.Log)
+	}
+	t.sender = t.newSender(threads)
+
+	var ctx context.Context
+	ctx, t.cancel = context.WithCancel(context.Background())
+	t.drain, t.done = make(chan struct{}), make(chan struct{})
+	go func(s *sender, drain, done chan struct{}) {
+		defer close(done)
+		s.run(ctx, drain)
+	}(t.sender, t.drain, t.done)
+	return nil
+}
+
+// openState opens the state directory, if one is set: the queue file and
+// its content, and the threads file's path. A directory that cannot be used
+// leaves both in memory, with an error saying what a crash would lose; only
+// a directory held by another output stops the start.
+func (t *Telegram) openState() (*queueFile, queueState, string, error) {
+	if t.StateDirectory == "" {
+		return nil, queueState{}, "", nil
+	}
+	state, qf, st, err := openStateDir(t.StateDirectory, t.Log)
+	switch {
+	case errors.Is(err, errStateDirInUse):
+		return nil, st, "", err
+	case err != nil:
+		t.Log.Errorf("Cannot use 'state_directory' %q: %v; the queue and the threads are kept in memory only, so a crash loses the events not yet delivered",
+			t.StateDirectory, err)
+		return nil, queueState{}, "", nil
+	}
+	t.state = state
+	return qf, st, state.threadsPath(), nil
+}
+
+func (t *Telegram) newSender(threads *threads) *sender {
+	now, sleep, after := t.now, t.sleep, t.after
+	if now == nil {
+		now, sleep, after = time.Now, sleepCtx, time.After
+	}
+	pace := newPacer(t.ChatID)
+	pace.now, pace.sleep = now, sleep
+	s := &sender{
+		chatID:       t.ChatID,
+		threadID:     t.MessageThreadID,
+		silent:       make(map[string]bool, len(t.SilentEvents)),
+		replies:      t.ThreadReplies,
+		markResolved: t.EditAlertOnRecovery,
+		maxRetryWait: time.Duration(t.MaxRetryWait),
+		client:       t.client,
+		pace:         pace,
+		queue:        t.queue,
+		threads:      threads,
+		log:          t.Log,
+		now:          now,
+		sleep:        sleep,
+		after:        after,
+	}
+	for _, e := range t.SilentEvents {
+		s.silent[e] = true
+	}
+	return s
+}
+
+// newClient builds the Bot API client on Telegraf's HTTP transport (proxy,
+// TLS). An explicit http_proxy_url wins over use_system_proxy.
+func (t *Telegram) newClient() (*client, error) {
+	tc := t.TransportConfig
+	if tc.HTTPProxyURL != "" {
+		tc.UseSystemProxy = false
+	}
+	transport, err := tc.CreateTransport()
+	if err != nil {
+		// Init checked the options; what is left is a file that changed.
+		return nil, fmt.Errorf("setting up the HTTP transport: %w", scrubProxy(err, t.HTTPProxyURL))
+	}
+	c := newClient(t.APIURL, &t.Token, transport, time.Duration(t.Timeout))
+	if u, err := url.Parse(t.HTTPProxyURL); err == nil && t.HTTPProxyURL != "" {
+		if pw, ok := u.User.Password(); ok {
+			c.secrets = append(c.secrets, pw)
+		}
+		u.User = nil
+		c.proxy = u.String()
+	}
+	return c, nil
+}
+
+// scrubProxy keeps the proxy URL's password out of an error.
+func scrubProxy(err error, proxyURL string) error {
+	u, perr := url.Parse(proxyURL)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
+	}
+	return err
+}
+
+// Close delivers what is queued, for close_timeout at most and only while
+// Telegram takes it, and stops the sender. What is left stays in the state
+// directory for the next start; without one it is lost, and logged as such.
+func (t *Telegram) Close() error {
+	if t.sender != nil {
+		close(t.drain)
+		stop := time.AfterFunc(time.Duration(t.CloseTimeout), t.cancel)
+		<-t.done
+		stop.Stop()
+		t.cancel()
+		if n := t.queue.len(); n > 0 {
+			if t.queue.persistent() {
+				t.Log.Warnf("Stopping with %d event(s) not delivered: they stay queued in %q and are sent after the next start",
+					n, t.StateDirectory)
+			} else {
+				t.Log.Errorf("Stopping with %d event(s) not delivered: they are lost, no 'state_directory' keeps them", n)
+			}
+		}
+		t.queue.close()
+		t.client.close()
+		t.sender, t.queue = nil, nil
+	}
+	if t.state != nil {
+		t.state.close()
+		t.state = nil
 	}
 	return nil
 }
 
-// send paces and posts one request, waiting out 429 answers while the total
-// wait stays within max_retry_wait.
-func (t *Telegram) send(ctx context.Context, req *sendMessageRequest) error {
-	var waited time.Duration
-	for {
-		if err := t.pace.wait(ctx); err != nil {
-			return err
+// Write hands the events to the queue and returns: the sender delivers
+// them in the background. A batch Telegraf sends again (after a restart
+// from its disk buffer, say) is recognised and not queued twice.
+func (t *Telegram) Write(metrics []telegraf.Metric) error {
+	if t.queue == nil {
+		return errors.New("not connected")
+	}
+	evs := make([]event, 0, len(metrics))
+	for _, m := range metrics {
+		if ev, ok := t.toEvent(m); ok {
+			evs = append(evs, ev)
 		}
-		err := t.client.sendMessage(ctx, req)
-		var apiErr *apiError
-		if !errors.As(err, &apiErr) || apiErr.Code != 429 {
-			return err
-		}
-		wait := max(apiErr.RetryAfter, time.Second)
-		if waited+wait > time.Duration(t.MaxRetryWait) {
-			return fmt.Errorf("rate limited: retry_after %s would exceed 'max_retry_wait' %s: %w",
-				wait, time.Duration(t.MaxRetryWait), err)
-		}
-		t.Log.Debugf("chat %q: rate limited, retrying after %s", t.ChatID, wait)
-		if err := t.pace.sleep(ctx, wait); err != nil {
-			return err
-		}
-		waited += wait
 	}
-}
-
-// identity hashes what makes an event unique: name, tags, fields and time.
-func identity(m telegraf.Metric) uint64 {
-	h := fnv.New64a()
-	write := func(s string) {
-		h.Write([]byte(strconv.Itoa(len(s))))
-		h.Write([]byte{':'})
-		h.Write([]byte(s))
-	}
-	write(m.Name())
-	for _, tag := range m.TagList() {
-		write(tag.Key)
-		write(tag.Value)
-	}
-	fields := slices.Clone(m.FieldList())
-	slices.SortFunc(fields, func(a, b *telegraf.Field) int { return strings.Compare(a.Key, b.Key) })
-	for _, f := range fields {
-		write(f.Key)
-		write(fieldString(f.Value))
-	}
-	write(strconv.FormatInt(m.Time().UnixNano(), 10))
-	return h.Sum64()
-}
-
-func fieldString(v any) string {
-	switch v := v.(type) {
-	case float64:
-		return "f" + strconv.FormatUint(math.Float64bits(v), 16)
-	case string:
-		return "s" + v
-	default:
-		return fmt.Sprintf("%T%v", v, v)
-	}
+	t.queue.push(evs)
+	return nil
 }
 
 func init() {
 	outputs.Add("telegram", func() telegraf.Output {
-		return &Telegram{
-			APIURL:       "https://api.telegram.org",
-			TextField:    "message",
-			SilentEvents: []string{"realert", "recovery"},
-			Timeout:      config.Duration(10 * time.Second),
-			MaxRetryWait: config.Duration(10 * time.Second),
+		t := &Telegram{
+			APIURL:        "https://api.telegram.org",
+			TextField:     "message",
+			SilentEvents:  []string{"realert", "recovery"},
+			Timeout:       config.Duration(10 * time.Second),
+			MaxRetryWait:  config.Duration(10 * time.Second),
+			CloseTimeout:  config.Duration(5 * time.Second),
+			ThreadReplies: true,
 		}
+		t.UseSystemProxy = true
+		return t
 	})
 }

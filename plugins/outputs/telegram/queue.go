@@ -1,0 +1,231 @@
+package telegram
+
+import (
+	"sync"
+
+	"github.com/influxdata/telegraf"
+)
+
+const (
+	// maxQueued and maxQueuedBytes bound the queue: beyond them the oldest
+	// events are dropped, and said so. Telegraf's own buffer holds 10,000
+	// metrics by default.
+	maxQueued      = 10_000
+	maxQueuedBytes = 32 << 20
+	// maxSeen is how many identities of accepted events are remembered to
+	// refuse a batch Telegraf sends again.
+	maxSeen = 10_000
+)
+
+// event is what the queue keeps of a metric: enough to send and thread it.
+type event struct {
+	Seq  uint64 `json:"seq"`
+	ID   uint64 `json:"id"` // identity of the metric: a resent one is the same
+	Kind string `json:"event,omitempty"`
+	Text string `json:"text"`
+	// AlertIDs is the alert_id of a job's event, or the alert_ids of a
+	// digest: the jobs whose thread the event belongs to.
+	AlertIDs []string `json:"alert_ids,omitempty"`
+}
+
+// queue holds the events waiting for delivery, oldest first, in memory and,
+// with a state directory, in a file. Write pushes, the sender reads the head
+// and removes what it has finished with; it is safe for concurrent use.
+type queue struct {
+	mu      sync.Mutex
+	events  []event
+	bytes   int // text bytes of events
+	lastSeq uint64
+	seen    recentSet
+	file    *queueFile // nil: in memory only
+	disk    streak
+	log     telegraf.Logger
+
+	// wake holds a token when events were pushed since the sender last
+	// looked.
+	wake chan struct{}
+}
+
+func newQueue(log telegraf.Logger, file *queueFile, st queueState) *queue {
+	q := &queue{file: file, log: log, lastSeq: st.lastSeq, wake: make(chan struct{}, 1)}
+	q.disk.what = "Writing the queue file"
+	for _, id := range st.seen {
+		q.seen.add(id)
+	}
+	q.events = st.events
+	for _, ev := range q.events {
+		q.bytes += len(ev.Text)
+	}
+	if len(q.events) > 0 {
+		q.signal()
+	}
+	return q
+}
+
+func (q *queue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// push queues the events not accepted before and returns how many it
+// queued. With a file, they are on disk when it returns.
+func (q *queue) push(evs []event) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var lines []byte
+	added := 0
+	for _, ev := range evs {
+		if q.seen.has(ev.ID) {
+			continue
+		}
+		q.seen.add(ev.ID)
+		q.lastSeq++
+		ev.Seq = q.lastSeq
+		q.events = append(q.events, ev)
+		q.bytes += len(ev.Text)
+		lines = append(lines, encodeRecord(record{Add: &ev})...)
+		added++
+	}
+	if added == 0 {
+		return 0
+	}
+	if n := q.overflow(); n > 0 {
+		q.log.Errorf("Queue full (%d events, %d bytes at most): dropped the %d oldest undelivered events",
+			maxQueued, maxQueuedBytes, n)
+		lines = append(lines, encodeRecord(record{Done: q.events[0].Seq - 1})...)
+	}
+	q.persist(lines)
+	q.signal()
+	return added
+}
+
+// overflow drops the oldest events beyond the bounds, and returns how many.
+func (q *queue) overflow() int {
+	n := 0
+	for len(q.events)-n > 1 && (len(q.events)-n > maxQueued || q.bytes > maxQueuedBytes) {
+		q.bytes -= len(q.events[n].Text)
+		n++
+	}
+	q.events = q.events[n:]
+	return n
+}
+
+// head returns up to n events from the oldest.
+func (q *queue) head(n int) []event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]event(nil), q.events[:min(n, len(q.events))]...)
+}
+
+func (q *queue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.events)
+}
+
+// done removes the events up to seq, delivered or dropped for good.
+func (q *queue) done(seq uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	i := 0
+	for i < len(q.events) && q.events[i].Seq <= seq {
+		q.bytes -= len(q.events[i].Text)
+		i++
+	}
+	if i == 0 {
+		return
+	}
+	q.events = q.events[i:]
+	q.persist(encodeRecord(record{Done: seq}))
+}
+
+// persist appends lines to the file, or rewrites it whole when an earlier
+// write failed or the delivered records pile up. A failure leaves the queue
+// working from memory, with one warning per streak of failures.
+func (q *queue) persist(lines []byte) {
+	if q.file == nil {
+		return
+	}
+	err := q.file.append(lines)
+	if err != nil || q.file.size > q.liveBytes()+compactGarbage {
+		err = q.file.rewrite(q.state())
+	}
+	if err != nil {
+		q.disk.fail(q.log, err, "undelivered events are kept in memory only until it works again")
+		return
+	}
+	q.disk.ok(q.log)
+}
+
+// liveBytes estimates the size of a rewritten file.
+func (q *queue) liveBytes() int64 {
+	return int64(q.bytes) + int64(len(q.events))*160 + int64(q.seen.len())*21 + 64
+}
+
+func (q *queue) state() queueState {
+	return queueState{events: q.events, seen: q.seen.list(), lastSeq: q.lastSeq}
+}
+
+// persistent reports whether the queue is kept in a file.
+func (q *queue) persistent() bool { return q.file != nil }
+
+func (q *queue) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.file != nil {
+		q.file.close()
+	}
+}
+
+// recentSet remembers the last maxSeen identities.
+type recentSet struct {
+	order []uint64
+	set   map[uint64]struct{}
+}
+
+func (r *recentSet) has(id uint64) bool {
+	_, ok := r.set[id]
+	return ok
+}
+
+func (r *recentSet) add(id uint64) {
+	if r.set == nil {
+		r.set = make(map[uint64]struct{})
+	}
+	if r.has(id) {
+		return
+	}
+	if len(r.order) >= maxSeen {
+		delete(r.set, r.order[0])
+		r.order = r.order[1:]
+	}
+	r.order = append(r.order, id)
+	r.set[id] = struct{}{}
+}
+
+func (r *recentSet) len() int { return len(r.order) }
+
+func (r *recentSet) list() []uint64 { return append([]uint64(nil), r.order...) }
+
+// streak turns a run of failures of one operation into one warning, and
+// says when it works again.
+type streak struct {
+	what     string
+	failures int
+}
+
+func (s *streak) fail(log telegraf.Logger, err error, consequence string) {
+	if s.failures == 0 {
+		log.Warnf("%s failed: %v; %s", s.what, err, consequence)
+	}
+	s.failures++
+}
+
+func (s *streak) ok(log telegraf.Logger) {
+	if s.failures > 0 {
+		log.Infof("%s works again after %d failed attempts", s.what, s.failures)
+	}
+	s.failures = 0
+}

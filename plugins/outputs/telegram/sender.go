@@ -1,0 +1,473 @@
+package telegram
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/influxdata/telegraf"
+)
+
+const (
+	// backlogHorizon: the queue is backed up when more events wait than
+	// pacing lets out within this time. Its waiting events are then merged
+	// into as few messages as they fit in, until it has drained: stayed
+	// empty for this long.
+	backlogHorizon = 10 * time.Second
+	// firstRetryWait is the wait after a first failed attempt; it doubles
+	// with each failure up to max_retry_wait.
+	firstRetryWait = time.Second
+	// resolvedMark starts the first line of an alert whose job recovered
+	// (edit_alert_on_recovery): a sign, not a word, as the output does not
+	// know the message's language.
+	resolvedMark = "✅ "
+)
+
+// sender delivers the queue in the background: in order, paced, retried
+// until Telegram takes each message or refuses it for good, threaded, and
+// merged when backed up. Only its own goroutine uses it.
+type sender struct {
+	chatID       string // follows a group's upgrade to a supergroup
+	threadID     int64
+	silent       map[string]bool
+	replies      bool
+	markResolved bool
+	maxRetryWait time.Duration
+
+	client  *client
+	pace    *pacer
+	queue   *queue
+	threads *threads
+	log     telegraf.Logger
+	now     func() time.Time
+	sleep   func(context.Context, time.Duration) error
+	after   func(time.Duration) <-chan time.Time
+
+	drain    <-chan struct{} // closed when the output is closing
+	retryCtx context.Context // ends retry waits: cancelled when drain closes
+	lastSent time.Time
+	backlog  *episode // nil while not backed up
+	failing  *episode // nil while deliveries succeed
+}
+
+// episode is a backlog or an outage, reported once when it starts and once
+// when it ends.
+type episode struct {
+	start    time.Time
+	events   int // backlog: events sent or dropped
+	messages int // backlog: messages; outage: failed attempts
+}
+
+// errStopping ends a delivery that would have to wait for a retry while
+// the output is closing: what is queued stays for the next start, rather
+// than holding up the agent's stop (or a reload) for close_timeout.
+var errStopping = errors.New("closing")
+
+// run delivers until ctx ends or, once drain is closed, the queue is empty
+// or a delivery fails.
+func (s *sender) run(ctx context.Context, drain <-chan struct{}) {
+	s.drain = drain
+	// A wait for a retry ends when the output starts closing.
+	retryCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.retryCtx = retryCtx
+	go func() {
+		select {
+		case <-drain:
+			cancel()
+		case <-retryCtx.Done():
+		}
+	}()
+	for {
+		if s.queue.len() == 0 {
+			var quiet <-chan time.Time
+			if s.backlog != nil {
+				quiet = s.after(s.lastSent.Add(backlogHorizon).Sub(s.now()))
+			}
+			select {
+			case <-s.queue.wake:
+			case <-quiet:
+				s.quiet()
+			case <-drain:
+				return
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		if s.deliverNext(ctx) != nil {
+			return
+		}
+	}
+}
+
+// deliverNext sends the next message: the oldest event alone or, when the
+// queue is backed up, as many waiting events as fit in one message. It
+// retries until the message is delivered or refused for good (then logged
+// and dropped). It returns an error only when ctx ends, or when a retry
+// would be needed while the output is closing.
+func (s *sender) deliverNext(ctx context.Context) error {
+	for {
+		if err := s.pace.wait(ctx); err != nil {
+			return err
+		}
+		evs, req, plainText := s.compose()
+		if len(evs) == 0 {
+			return nil
+		}
+		id, wait, err := s.post(ctx, req, plainText)
+		switch {
+		case ctx.Err() != nil:
+			// Maybe delivered, maybe not: kept, and sent at the next start
+			// (a duplicate is possible, a loss is not).
+			return ctx.Err()
+		case err != nil && wait > 0:
+			if err := s.waitRetry(ctx, wait); err != nil {
+				return err
+			}
+			continue // compose again: more may be waiting by now
+		}
+		s.finish(ctx, evs, req.ChatID, id, err)
+		return nil
+	}
+}
+
+// compose builds the next message from the head of the queue.
+func (s *sender) compose() ([]event, *sendMessageRequest, string) {
+	waiting := s.queue.len()
+	if waiting == 0 {
+		return nil, nil, ""
+	}
+	limit := 1
+	if s.backedUp(waiting) {
+		limit = maxEventsPerMessage
+	}
+	evs := s.queue.head(limit)
+	parts := make([]rendered, len(evs))
+	for i, ev := range evs {
+		parts[i] = render(ev.Text, maxTextRunes)
+	}
+	n, htmlText, plainText := pack(parts)
+	evs = evs[:n]
+	return evs, &sendMessageRequest{
+		ChatID:              s.chatID,
+		Text:                htmlText,
+		ParseMode:           "HTML",
+		DisableNotification: s.silentAll(evs),
+		LinkPreviewOptions:  &linkPreviewOptions{IsDisabled: true},
+		MessageThreadID:     s.threadID,
+		ReplyParameters:     s.replyTo(evs),
+	}, plainText
+}
+
+// waitRetry waits before the next attempt; it gives up at once when the
+// output is closing.
+func (s *sender) waitRetry(ctx context.Context, wait time.Duration) error {
+	if s.closing() {
+		return errStopping
+	}
+	if s.retryCtx != nil {
+		ctx = s.retryCtx
+	}
+	if err := s.sleep(ctx, wait); err != nil {
+		if s.closing() {
+			return errStopping
+		}
+		return err
+	}
+	return nil
+}
+
+// finish records what became of a message's events: delivered (the threads
+// updated, an alert marked resolved) or refused for good (logged). Either
+// way they leave the queue.
+func (s *sender) finish(ctx context.Context, evs []event, chatID string, messageID int64, err error) {
+	var resolved []threadRef
+	var apiErr *apiError
+	switch {
+	case errors.As(err, &apiErr):
+		s.log.Errorf("Dropping %s for chat %q: %s (HTTP %d)", kinds(evs), chatID, apiErr.Description, apiErr.Code)
+	case err != nil:
+		s.log.Errorf("Dropping %s for chat %q: %v", kinds(evs), chatID, err)
+	default:
+		resolved = s.recordThreads(evs, messageID)
+	}
+	s.queue.done(evs[len(evs)-1].Seq)
+	if s.backlog != nil {
+		s.backlog.events += len(evs)
+		s.backlog.messages++
+	}
+	for _, ref := range resolved {
+		s.resolve(ctx, ref)
+	}
+}
+
+func (s *sender) closing() bool {
+	select {
+	case <-s.drain:
+		return true
+	default:
+		return false
+	}
+}
+
+// post sends one message, resending it at once as plain text when Telegram
+// refuses the HTML, without the reply when the message replied to is gone,
+// and to a group's new id when it became a supergroup. It returns the
+// message_id, or an error with the time to wait before trying again, or an
+// error and no wait when the message is refused for good.
+func (s *sender) post(ctx context.Context, req *sendMessageRequest, plainText string) (int64, time.Duration, error) {
+	for {
+		id, err := s.client.sendMessage(ctx, req)
+		if err == nil {
+			s.pace.book()
+			s.lastSent = s.now()
+			s.endOutage()
+			return id, 0, nil
+		}
+		if ctx.Err() != nil {
+			return 0, 0, err
+		}
+		var apiErr *apiError
+		if errors.As(err, &apiErr) {
+			switch {
+			case apiErr.Code == http.StatusTooManyRequests:
+				wait := max(apiErr.RetryAfter, time.Second)
+				if wait > s.maxRetryWait {
+					s.log.Warnf("Chat %q: Telegram asks to wait %s before the next message (429)", req.ChatID, wait)
+				} else {
+					s.log.Debugf("Chat %q: rate limited, retrying after %s", req.ChatID, wait)
+				}
+				return 0, wait, err
+			case apiErr.MigrateTo != 0 && strconv.FormatInt(apiErr.MigrateTo, 10) != req.ChatID:
+				s.migrate(apiErr.MigrateTo)
+				req.ChatID = s.chatID
+				req.ReplyParameters = nil // an id of the old chat
+				continue
+			case apiErr.parseError() && req.ParseMode != "":
+				s.log.Warnf("Chat %q: Telegram refused the HTML (%s); sending the message as plain text", req.ChatID, apiErr.Description)
+				req.Text, req.ParseMode = plainText, ""
+				continue
+			case apiErr.replyNotFound() && req.ReplyParameters != nil:
+				req.ReplyParameters = nil
+				continue
+			case apiErr.dropped():
+				return 0, 0, err
+			}
+		}
+		return 0, s.failed(req.ChatID, err), err
+	}
+}
+
+// failed notes a failed attempt that is worth retrying (5xx, an answer that
+// is not the API's, a timeout, a refused connection, a proxy refusing) and
+// returns the wait before the next one. The first failure of an outage is
+// logged as an error, the others at debug level.
+func (s *sender) failed(chatID string, err error) time.Duration {
+	if s.failing == nil {
+		s.failing = &episode{start: s.now()}
+		s.log.Errorf("Cannot deliver to chat %q: %v; retrying with waits of up to %s, %d event(s) queued",
+			chatID, err, s.maxRetryWait, s.queue.len())
+	} else {
+		s.log.Debugf("Chat %q: attempt failed: %v", chatID, err)
+	}
+	s.failing.messages++
+	wait := firstRetryWait << min(s.failing.messages-1, 20)
+	return max(min(wait, s.maxRetryWait), firstRetryWait)
+}
+
+func (s *sender) endOutage() {
+	if s.failing == nil {
+		return
+	}
+	s.log.Infof("Chat %q: delivering again after %d failed attempt(s) over %s",
+		s.chatID, s.failing.messages, s.now().Sub(s.failing.start).Round(time.Second))
+	s.failing = nil
+}
+
+// migrate follows a group's upgrade to a supergroup for the rest of the run.
+func (s *sender) migrate(to int64) {
+	newID := strconv.FormatInt(to, 10)
+	s.log.Errorf("Chat %q was upgraded to a supergroup with the id %q: sending there until the agent restarts; set 'chat_id' = %q in the configuration",
+		s.chatID, newID, newID)
+	s.chatID = newID
+	s.pace.setChat(newID)
+}
+
+// backedUp reports whether the queue is backed up: more events wait than
+// pacing lets out within backlogHorizon. A backlog lasts until the queue has
+// drained; its start and end are logged, once each.
+func (s *sender) backedUp(waiting int) bool {
+	if s.backlog != nil {
+		return true
+	}
+	if waiting <= s.pace.slotsWithin(backlogHorizon) {
+		return false
+	}
+	s.backlog = &episode{start: s.now()}
+	s.log.Infof("Chat %q is backed up: %d events waiting, more than Telegram's pacing lets out within %s; merging them into fewer messages until the queue has drained",
+		s.chatID, waiting, backlogHorizon)
+	return true
+}
+
+// quiet ends a backlog once the queue has stayed empty for backlogHorizon
+// since the last message.
+func (s *sender) quiet() {
+	if s.backlog == nil || s.queue.len() > 0 || s.now().Before(s.lastSent.Add(backlogHorizon)) {
+		return
+	}
+	s.log.Infof("Chat %q: the backlog has drained: %d events in %d messages over %s",
+		s.chatID, s.backlog.events, s.backlog.messages, s.lastSent.Sub(s.backlog.start).Round(time.Second))
+	s.backlog = nil
+}
+
+// silentAll: a message goes without sound only when every event in it is
+// one of silent_events.
+func (s *sender) silentAll(evs []event) bool {
+	for _, ev := range evs {
+		if !s.silent[ev.Kind] {
+			return false
+		}
+	}
+	return len(evs) > 0
+}
+
+// replyTo is the reply that threads a message: to the first alert of the
+// jobs its realerts and recoveries belong to, when they all belong to one
+// message of this chat. An alert starts a thread and replies to nothing.
+func (s *sender) replyTo(evs []event) *replyParameters {
+	if !s.replies {
+		return nil
+	}
+	var target int64
+	for _, ev := range evs {
+		if ev.Kind == "alert" {
+			continue
+		}
+		for _, id := range ev.AlertIDs {
+			ref, ok := s.threads.lookup(id)
+			if !ok || ref.Chat != s.chatID {
+				continue
+			}
+			if target != 0 && target != ref.MessageID {
+				return nil // several threads: none is the right one
+			}
+			target = ref.MessageID
+		}
+	}
+	if target == 0 {
+		return nil
+	}
+	return &replyParameters{MessageID: target, AllowSendingWithoutReply: true}
+}
+
+// recordThreads notes what a delivered message means for the threads: an
+// alert starts one (each alert_id of a digest or of a merged message points
+// at this message), a realert whose alert is unknown starts one too, a
+// recovery ends its job's. It returns the alerts to mark resolved.
+func (s *sender) recordThreads(evs []event, messageID int64) []threadRef {
+	if !s.replies && !s.markResolved {
+		return nil
+	}
+	var resolved []threadRef
+	changed := false
+	for _, ev := range evs {
+		if len(ev.AlertIDs) == 0 {
+			continue
+		}
+		ref := threadRef{Chat: s.chatID, MessageID: messageID, At: s.now().Unix()}
+		switch ev.Kind {
+		case "alert":
+			if s.markResolved && len(evs) == 1 && len(ev.AlertIDs) == 1 {
+				ref.Text = ev.Text
+			}
+			s.threads.record(ev.AlertIDs, ref)
+			changed = true
+		case "realert":
+			var unknown []string
+			for _, id := range ev.AlertIDs {
+				if old, ok := s.threads.lookup(id); !ok || old.Chat != s.chatID {
+					unknown = append(unknown, id)
+				}
+			}
+			if len(unknown) > 0 {
+				s.threads.record(unknown, ref)
+				changed = true
+			}
+		case "recovery":
+			for _, gone := range s.threads.forget(ev.AlertIDs) {
+				changed = true
+				if s.markResolved && gone.Text != "" && gone.Chat == s.chatID {
+					resolved = append(resolved, gone)
+				}
+			}
+		}
+	}
+	if changed {
+		s.threads.save()
+	}
+	return resolved
+}
+
+// resolve marks an alert whose job recovered: its first line gets
+// resolvedMark. Best effort: a failure is logged and not retried, except
+// once after a 429.
+func (s *sender) resolve(ctx context.Context, ref threadRef) {
+	r := render(resolvedMark+ref.Text, maxTextRunes)
+	req := &editMessageTextRequest{
+		ChatID: ref.Chat, MessageID: ref.MessageID, Text: r.html, ParseMode: "HTML",
+		LinkPreviewOptions: &linkPreviewOptions{IsDisabled: true},
+	}
+	for attempt := 0; attempt < 2; attempt++ {
+		if s.pace.wait(ctx) != nil {
+			return
+		}
+		err := s.client.editMessageText(ctx, req)
+		var apiErr *apiError
+		switch {
+		case err == nil:
+			s.pace.book()
+			return
+		case errors.As(err, &apiErr) && apiErr.is("message is not modified"):
+			return // marked already
+		case errors.As(err, &apiErr) && apiErr.is("message to edit not found"):
+			s.log.Debugf("Chat %q: the alert message %d to mark resolved is gone", ref.Chat, ref.MessageID)
+			return
+		case errors.As(err, &apiErr) && apiErr.Code == http.StatusTooManyRequests && attempt == 0:
+			if s.sleep(ctx, max(apiErr.RetryAfter, time.Second)) != nil {
+				return
+			}
+		default:
+			if ctx.Err() == nil {
+				s.log.Warnf("Chat %q: could not mark the alert message %d resolved: %v", ref.Chat, ref.MessageID, err)
+			}
+			return
+		}
+	}
+}
+
+// kinds counts the events of evs by kind for a log line: "1 alert event",
+// "2 realert, 1 recovery events".
+func kinds(evs []event) string {
+	counts := map[string]int{}
+	var order []string
+	for _, ev := range evs {
+		k := cmp.Or(ev.Kind, "untagged")
+		if counts[k] == 0 {
+			order = append(order, k)
+		}
+		counts[k]++
+	}
+	parts := make([]string, len(order))
+	for i, k := range order {
+		parts[i] = strconv.Itoa(counts[k]) + " " + k
+	}
+	if len(evs) == 1 {
+		return parts[0] + " event"
+	}
+	return strings.Join(parts, ", ") + " events"
+}

@@ -1,0 +1,170 @@
+package telegram
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"slices"
+
+	"github.com/influxdata/telegraf"
+
+	"github.com/procblocking/procblocking/internal/atomicfile"
+)
+
+// threadFileVersion is the format of the threads file.
+const threadFileVersion = 1
+
+const (
+	// maxThreads and maxThreadTextBytes bound the threads remembered: beyond
+	// them the oldest are forgotten (their later realerts and recovery are
+	// then sent as plain messages).
+	maxThreads         = 10_000
+	maxThreadTextBytes = 16 << 20
+	maxThreadFileBytes = 2*maxThreadTextBytes + 4<<20
+)
+
+// threadRef is where a job's first alert went: its realerts and recovery
+// reply to that message.
+type threadRef struct {
+	Chat      string `json:"chat"`
+	MessageID int64  `json:"message_id"`
+	// Text is the alert's message, kept to mark it resolved on recovery
+	// (edit_alert_on_recovery) when the message carried that alert only.
+	Text string `json:"text,omitempty"`
+	At   int64  `json:"at"` // unix seconds it was recorded: the oldest go first when full
+}
+
+type threadFile struct {
+	Version int                  `json:"version"`
+	Threads map[string]threadRef `json:"threads"`
+}
+
+// threads maps alert_id to the message that started the job's thread, in
+// memory and, with a state directory, in a file rewritten (atomicfile) on
+// each change. Only the sender uses it.
+type threads struct {
+	path  string // "": memory only
+	refs  map[string]threadRef
+	bytes int // text bytes of refs
+	disk  streak
+	log   telegraf.Logger
+}
+
+// loadThreads reads path ("" for memory only). A file that is not a regular
+// file, too large, or not a threads file is moved aside with a warning and
+// the threads start empty; other errors (permission denied) are returned.
+func loadThreads(path string, log telegraf.Logger) (*threads, error) {
+	t := &threads{path: path, refs: map[string]threadRef{}, log: log}
+	t.disk.what = "Writing the threads file"
+	if path == "" {
+		return t, nil
+	}
+	atomicfile.RemoveTemps(path)
+	data, err := atomicfile.Read(path, maxThreadFileBytes)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return t, nil
+	case err == nil:
+		err = t.decode(data)
+	case errors.Is(err, atomicfile.ErrNotRegular), errors.Is(err, atomicfile.ErrTooLarge):
+	default:
+		return nil, err
+	}
+	if err != nil {
+		aside, merr := atomicfile.MoveAside(path)
+		if merr != nil {
+			return nil, fmt.Errorf("unusable (%w), and moving it aside failed: %w", err, merr)
+		}
+		log.Warnf("Threads file %q is unusable (%v): moved to %q; realerts and recoveries of earlier alerts will not be replies", path, err, aside)
+		clear(t.refs)
+		t.bytes = 0
+	}
+	return t, nil
+}
+
+func (t *threads) decode(data []byte) error {
+	var f threadFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return err
+	}
+	if f.Version != threadFileVersion {
+		return fmt.Errorf("format version %d, want %d", f.Version, threadFileVersion)
+	}
+	for id, ref := range f.Threads {
+		if id == "" || ref.MessageID <= 0 || ref.Chat == "" {
+			return fmt.Errorf("invalid entry %q", id)
+		}
+		t.refs[id] = ref
+		t.bytes += len(ref.Text)
+	}
+	return nil
+}
+
+func (t *threads) lookup(alertID string) (threadRef, bool) {
+	ref, ok := t.refs[alertID]
+	return ref, ok
+}
+
+// record points each of alertIDs at ref.
+func (t *threads) record(alertIDs []string, ref threadRef) {
+	for _, id := range alertIDs {
+		t.bytes -= len(t.refs[id].Text)
+		t.refs[id] = ref
+		t.bytes += len(ref.Text)
+	}
+	t.evict()
+}
+
+// forget drops alertIDs (their job recovered) and returns what they were.
+func (t *threads) forget(alertIDs []string) map[string]threadRef {
+	gone := map[string]threadRef{}
+	for _, id := range alertIDs {
+		if ref, ok := t.refs[id]; ok {
+			gone[id] = ref
+			t.bytes -= len(ref.Text)
+			delete(t.refs, id)
+		}
+	}
+	return gone
+}
+
+// evict forgets the oldest threads when there are too many: down to 90% of
+// the bounds, so that the sort is not paid on every record.
+func (t *threads) evict() {
+	if len(t.refs) <= maxThreads && t.bytes <= maxThreadTextBytes {
+		return
+	}
+	ids := slices.SortedFunc(maps.Keys(t.refs), func(a, b string) int {
+		return cmp.Compare(t.refs[a].At, t.refs[b].At)
+	})
+	for _, id := range ids {
+		if len(t.refs) <= maxThreads*9/10 && t.bytes <= maxThreadTextBytes*9/10 {
+			break
+		}
+		t.bytes -= len(t.refs[id].Text)
+		delete(t.refs, id)
+	}
+}
+
+// save writes the threads to the file; a failure keeps them in memory, with
+// one warning per streak of failures.
+func (t *threads) save() {
+	if t.path == "" {
+		return
+	}
+	data, err := json.Marshal(threadFile{Version: threadFileVersion, Threads: t.refs})
+	if err == nil {
+		err = atomicfile.Write(t.path, data)
+	}
+	if err != nil {
+		t.disk.fail(t.log, err, "threads are kept in memory only until it works again")
+		return
+	}
+	t.disk.ok(t.log)
+}
