@@ -564,4 +564,8 @@ require (
 	software.sslmate.com/src/go-pkcs12 v0.7.0 // indirect
 )
 
+// Upstream Telegraf's own command, which the end-to-end tests build with
+// Telegraf's custom-build tags to run the execd shims under it. `go mod tidy`
+// here needs -e: the module proxy this project reaches refuses bou.ke/monkey,
+// which only gomavlib's tests (of Telegraf's mavlink input) import.
 tool github.com/influxdata/telegraf/cmd/telegraf

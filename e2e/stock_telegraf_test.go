@@ -23,8 +23,9 @@ import (
 )
 
 // telegramQueueOption is the line of telegram-execd's configuration that
-// keeps its undelivered events on disk (under the state directory of C6).
-// While it is empty the run leaves out the one step that needs it: the
+// keeps its undelivered events on disk, under /var/lib/procblocking/telegram
+// (the test moves /var/lib/procblocking to a temporary directory). While it
+// is empty the run leaves out the one step that needs a queue on disk: the
 // SIGKILL of Telegraf and its shims in the middle of a Telegram outage.
 const telegramQueueOption = ""
 
