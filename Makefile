@@ -3,20 +3,39 @@
 
 GO       ?= go
 BIN      := bin/telegraf-procblocking
+# Telegraf configurations (files, or directories of *.conf) whose upstream
+# plugins `make build` compiles in besides the default set, so that the binary
+# can replace the Telegraf that runs them.
+TELEGRAF_CONFIG ?=
+# Every upstream plugin type, selected whole by `make build-full`.
+ALL_PLUGIN_TYPES := aggregators,inputs,outputs,parsers,processors,secretstores,serializers
 # Seconds each fuzz target runs: a short pass in `make test`, a long one in `make fuzz`.
 FUZZTIME ?= 3s
 # Runs per benchmark; docs/benchmarks.md reports medians over these.
 BENCHCOUNT ?= 5
 
-.PHONY: all build test test-deps run demo bench fuzz soak lint
+.PHONY: all build build-full test test-deps run demo bench fuzz soak lint
 
 all: build
 
 # The project's version for --version: the git description when there is one.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
+## build: the binary with this project's plugins and the default set of
+## upstream ones; with TELEGRAF_CONFIG="files or directories", also every
+## upstream plugin those configurations use (see tools/plugintags).
 build:
+ifeq ($(strip $(TELEGRAF_CONFIG)),)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/telegraf-procblocking
+else
+	@tags=$$($(GO) run ./tools/plugintags $(TELEGRAF_CONFIG)) && \
+	echo "CGO_ENABLED=0 $(GO) build -tags $$tags ... -o $(BIN)" && \
+	CGO_ENABLED=0 $(GO) build -trimpath -tags "$$tags" -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/telegraf-procblocking
+endif
+
+## build-full: the binary with every upstream plugin, as stock Telegraf has.
+build-full:
+	CGO_ENABLED=0 $(GO) build -trimpath -tags "custom,$(ALL_PLUGIN_TYPES)" -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/telegraf-procblocking
 
 ## test: everything CI runs. Installs what the tests need (InfluxDB) first.
 test: test-deps lint

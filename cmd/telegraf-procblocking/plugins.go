@@ -1,7 +1,9 @@
 package main
 
 // The upstream plugins these deployments use, imported one by one: an `all`
-// import would compile in several hundred plugins nobody here runs.
+// import would compile in several hundred plugins nobody here runs. This is
+// the whole set of a build without tags (`make build`, `go build`, `go test`);
+// plugins_custom.go adds those a Telegraf configuration needs by build tag.
 import (
 	_ "github.com/influxdata/telegraf/plugins/outputs/discard"
 	_ "github.com/influxdata/telegraf/plugins/outputs/file"
