@@ -35,6 +35,7 @@ type AlertState struct {
 	Language               string            `toml:"language"`
 	StateFile              string            `toml:"state_file"`
 	Templates              map[string]string `toml:"templates"`
+	DryRun                 bool              `toml:"-"` // --test: read the state file if any, never write
 	Log                    telegraf.Logger   `toml:"-"`
 
 	machine  *Machine
