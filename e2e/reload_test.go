@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/procblocking/procblocking/internal/proctest"
+)
+
+// A reload forgets nothing, even without a state file: a storm of 20 SIGHUPs
+// while two processes are alerted gives no second alert, and the one killed
+// during the storm gets exactly one recovery. The configuration is shaped as
+// the embedded default (no state file, no statefile, memory buffer).
+func TestSighupStormKeepsAlertState(t *testing.T) {
+	bin := buildBinary(t, "telegraf-procblocking")
+	marker := newMarker("storm")
+	metrics := filepath.Join(t.TempDir(), "metrics.out")
+	// Short intervals keep the 20 reloads, each followed by a scan, quick.
+	conf := writeFile(t, fmt.Sprintf(`[agent]
+  interval = "250ms"
+  flush_interval = "100ms"
+  skip_processors_after_aggregators = true
+
+[[inputs.procblocking]]
+  patterns = [%q]
+
+[[processors.alertstate]]
+  threshold = "2s"
+  cooldown = "1h"
+
+[[outputs.file]]
+  namepass = ["procblocking_alert", "procblocking_scan"]
+  files = [%q]
+  data_format = "influx"
+`, marker, metrics))
+
+	killed := startOrphan(t, marker+"k")
+	kept := startOrphan(t, marker+"s")
+	agent := proctest.Start(t, nil, bin, "--config", conf)
+	waitFor(t, "both alerts", func() bool { return len(events(t, metrics, "alert")) == 2 })
+
+	for i := 1; i <= 20; i++ {
+		require.NoError(t, syscall.Kill(agent.PID(), syscall.SIGHUP))
+		// Each reload runs a scan before the next one, so that a new
+		// processor that forgot the state would alert again.
+		waitFor(t, fmt.Sprintf("reload %d", i), func() bool {
+			require.False(t, agent.Exited(), "%v\n%s", agent.Err(), agent.Stderr.String())
+			return strings.Count(agent.Stderr.String(), "Running config:") == i+1
+		})
+		awaitScans(t, metrics, 1)
+		if i == 10 {
+			killed.kill(t)
+		}
+	}
+	waitFor(t, "the recovery", func() bool { return len(events(t, metrics, "recovery")) >= 1 })
+	awaitScans(t, metrics, 3)
+	require.NoError(t, agent.Cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, agent.Wait(t, 30*time.Second), agent.Stderr.String())
+
+	perPID := func(kind string) map[string]int {
+		n := map[string]int{}
+		for _, m := range events(t, metrics, kind) {
+			n[m.Tags()["pid"]]++
+		}
+		return n
+	}
+	alerts, recoveries := perPID("alert"), perPID("recovery")
+	t.Logf("after 20 SIGHUPs: %d alert(s), %d recovery(ies), %d event(s) in all", sum(alerts), sum(recoveries), len(events(t, metrics, "")))
+	require.Equal(t, map[string]int{strconv.Itoa(killed.PID): 1, strconv.Itoa(kept.PID): 1}, alerts, "a reload alerted again")
+	require.Equal(t, map[string]int{strconv.Itoa(killed.PID): 1}, recoveries)
+	require.Len(t, events(t, metrics, ""), 3)
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "telegraf.conf")
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+	return path
+}
