@@ -21,6 +21,7 @@ import (
 // panics at every start on one (telegraf#18528). The binary moves it aside,
 // says so loudly, starts with an empty buffer and keeps running.
 func TestCorruptDiskBufferIsMovedAside(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t, "telegraf-procblocking")
 	tests := []struct {
 		name    string
@@ -56,6 +57,7 @@ func TestCorruptDiskBufferIsMovedAside(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			tg := botapitest.New(t, e2eToken)
 			w := newWatchdog(t, newMarker("wal"), tg.URL())
 			conf := w.write(t)

@@ -20,6 +20,7 @@ import (
 // during the storm gets exactly one recovery. The configuration is shaped as
 // the embedded default (no state file, no statefile, memory buffer).
 func TestSighupStormKeepsAlertState(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t, "telegraf-procblocking")
 	marker := newMarker("storm")
 	metrics := filepath.Join(t.TempDir(), "metrics.out")

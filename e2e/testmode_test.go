@@ -22,6 +22,7 @@ import (
 // (everything the configuration keeps is under a fresh temp root). The first
 // real run afterwards alerts.
 func TestTestModeLeavesNoTrace(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t, "telegraf-procblocking")
 	tg := botapitest.New(t, e2eToken)
 	marker := newMarker("testmode")
@@ -33,7 +34,7 @@ func TestTestModeLeavesNoTrace(t *testing.T) {
 
 	// Until the process is older than the threshold --test shows no alert;
 	// every run in between must leave no trace either.
-	alertLine := fmt.Sprintf("> procblocking_alert,event=alert,")
+	const alertLine = "> procblocking_alert,event=alert,"
 	var out string
 	waitFor(t, "--test to show the alert", func() bool {
 		cmd := exec.Command(bin, "--config", conf, "--test")
@@ -44,7 +45,7 @@ func TestTestModeLeavesNoTrace(t *testing.T) {
 		out = string(stdout)
 		return strings.Contains(out, alertLine)
 	})
-	require.Contains(t, out, fmt.Sprintf(",pid=%d ", orphan.PID))
+	require.Regexp(t, fmt.Sprintf(`(?m)^%s.*,pid=%d `, alertLine, orphan.PID), out)
 	require.Zero(t, tg.Requests(), "--test sent a message")
 
 	// The shipped configuration itself, on this machine's real processes.

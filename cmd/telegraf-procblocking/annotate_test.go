@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -27,7 +28,6 @@ func TestAnnotateRealErrors(t *testing.T) {
 		file  string            // the file the error must name
 		line  int               // and the line; 0 for none
 		want  string            // Telegraf's own words, kept in the error
-		slow  bool              // Connect is retried once after 15 s
 	}{
 		{
 			name: "input Init",
@@ -70,18 +70,9 @@ func TestAnnotateRealErrors(t *testing.T) {
 			},
 			want: "could not initialize input inputs.procblocking",
 		},
-		{
-			name: "output Connect",
-			files: map[string]string{"main.conf": agent + okInput +
-				"[[outputs.file]]\n  files = [\"/nonexistent-dir-0x13/out\"]\n"},
-			file: "main.conf", line: 8, want: "connecting output outputs.file", slow: true,
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.slow {
-				t.Parallel()
-			}
 			dir := t.TempDir()
 			args := []string{"--config", filepath.Join(dir, "main.conf")}
 			for name, content := range tt.files {
@@ -114,6 +105,23 @@ func TestAnnotateRealErrors(t *testing.T) {
 			require.Contains(t, msg, tt.want, "Telegraf's wording changed: check annotate")
 		})
 	}
+}
+
+// Telegraf retries a failed Connect once, 15 s later, unless the agent is
+// stopping: with a stopped context the real error comes at once.
+func TestAnnotateRealConnectError(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "main.conf")
+	require.NoError(t, os.WriteFile(conf, []byte("[agent]\n  omit_hostname = true\n\n"+
+		"[[inputs.procblocking]]\n  patterns = [\"no-process-has-this-marker-0x13\"]\n\n"+
+		"[[outputs.file]]\n  files = [\"/nonexistent-dir-0x13/out\"]\n"), 0o600))
+	o := &options{configs: stringList{conf}}
+	l, err := loadConfig(o)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = annotate(runAgent(ctx, o, l), l.config)
+	require.ErrorContains(t, err, conf+":7: connecting output outputs.file: ", "Telegraf's wording changed: check annotate")
 }
 
 func TestAnnotateNamesTheWholePlugin(t *testing.T) {
