@@ -118,7 +118,7 @@ func tableLine(path, table string, nth int) int {
 		if err != nil {
 			return 0
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		data = f
 	}
 	scanner := bufio.NewScanner(data)

@@ -101,22 +101,23 @@ func verifyWAL(dir string) (int, error) {
 	registerMetricType()
 	// The disk buffer's own options; Open writes nothing but the clean-up of
 	// an interrupted truncation, which the buffer would do too.
-	log, err := wal.Open(dir, &wal.Options{AllowEmpty: true})
+	l, err := wal.Open(dir, &wal.Options{AllowEmpty: true})
 	if err != nil {
 		return -1, err
 	}
-	defer log.Close()
-	first, err := log.FirstIndex()
+	// Only read: a failing close loses nothing.
+	defer func() { _ = l.Close() }()
+	first, err := l.FirstIndex()
 	if err != nil {
 		return -1, err
 	}
-	last, err := log.LastIndex()
+	last, err := l.LastIndex()
 	if err != nil {
 		return -1, err
 	}
 	entries := int(last + 1 - first)
 	for i := first; i <= last; i++ {
-		data, err := log.Read(i)
+		data, err := l.Read(i)
 		if err != nil {
 			return entries, fmt.Errorf("entry %d: %w", i, err)
 		}
