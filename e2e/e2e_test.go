@@ -18,10 +18,18 @@ import (
 
 const e2eToken = "123456:e2e-token-never-in-logs"
 
-// kindOf classifies a delivered message by its first character, the emoji
-// every message starts with (never by its words, which depend on the
-// language and the templates).
+// kindOf classifies a delivered message by its first character as the chat
+// shows it, the emoji every message starts with (never by its words, which
+// depend on the language and the templates). The text is as sent: markup
+// such as the bold first line is not part of what the chat shows.
 func kindOf(text string) string {
+	for strings.HasPrefix(text, "<") {
+		_, rest, ok := strings.Cut(text, ">")
+		if !ok {
+			break
+		}
+		text = rest
+	}
 	r, _ := utf8.DecodeRuneInString(text)
 	switch r {
 	case '🚨':
@@ -70,11 +78,7 @@ func e2eConfig(dir, marker, host, telegramURL, influxURL string) string {
 [[inputs.procblocking]]
   patterns = [%q]
 
-[[processors.alertstate]]
-  threshold = "3s"
-  cooldown = "6s"
-  state_file = %q
-
+%s
 [[outputs.telegram]]
   namepass = ["procblocking_alert"]
   token = "${E2E_TELEGRAM_TOKEN}"
@@ -85,7 +89,7 @@ func e2eConfig(dir, marker, host, telegramURL, influxURL string) string {
 [[outputs.influxdb]]
   urls = [%q]
   database = "procblocking"
-`, host, filepath.Join(dir, "telegraf.state"), marker, filepath.Join(dir, "alertstate.json"), telegramURL, influxURL)
+`, host, filepath.Join(dir, "telegraf.state"), marker, alertStateTable("3s", "6s", filepath.Join(dir, "alertstate.json")), telegramURL, influxURL)
 }
 
 func TestEndToEnd(t *testing.T) {

@@ -96,8 +96,7 @@ func TestInputShim(t *testing.T) {
 
 func TestProcessorShim(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "alertstate.json")
-	s := startShim(t, nil, "alertstate-execd",
-		fmt.Sprintf("[[processors.alertstate]]\n  threshold = \"3s\"\n  cooldown = \"6s\"\n  state_file = %q\n", state))
+	s := startShim(t, nil, "alertstate-execd", alertStateTable("3s", "6s", state))
 
 	const t0 = int64(1_800_000_000_000_000_000)
 	created := t0 - 10_000_000_000

@@ -67,6 +67,17 @@ func shippedTable(t testing.TB, header, root string, set map[string]string) stri
 	return strings.Join(lines, "\n") + "\n"
 }
 
+// alertStateTable is the alertstate processor of the end-to-end tests: the
+// threshold and cooldown they need, and a state file unless stateFile is "".
+// Options that only make the tests quicker belong here, once for all.
+func alertStateTable(threshold, cooldown, stateFile string) string {
+	table := fmt.Sprintf("[[processors.alertstate]]\n  threshold = %q\n  cooldown = %q\n", threshold, cooldown)
+	if stateFile != "" {
+		table += fmt.Sprintf("  state_file = %q\n", stateFile)
+	}
+	return table
+}
+
 // watchdog is a test configuration: the shipped [agent] and Telegram output,
 // a pattern of the test's own, alertstate with a short threshold, and the
 // scans and alert events written to a file to watch the agent by.
@@ -99,18 +110,14 @@ func (w *watchdog) config(t testing.TB) string {
 [[inputs.procblocking]]
   patterns = [%q]
 
-[[processors.alertstate]]
-  threshold = %q
-  cooldown = %q
-  state_file = %q
-
+%s
 %s
 [[outputs.file]]
   namepass = ["procblocking_alert", "procblocking_scan"]
   files = [%q]
   data_format = "influx"
   flush_interval = "1s"
-`, agent, w.marker, w.threshold, w.cooldown, filepath.Join(w.root, "alertstate.json"), tg, w.metrics)
+`, agent, w.marker, alertStateTable(w.threshold, w.cooldown, filepath.Join(w.root, "alertstate.json")), tg, w.metrics)
 }
 
 // write puts the config in a file outside the state directory.
