@@ -35,6 +35,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
+	// A binary started on its embedded default keeps its state here, not in
+	// the machine's /var/lib/procblocking.
+	if err := os.Setenv("PROCBLOCKING_STATE_DIR", filepath.Join(dir, "state")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -43,6 +43,7 @@ func invalidOptionConfig(dir, tgURL, input, processor, output string) string {
 }
 
 func TestEveryInvalidOptionStopsTheAgent(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t, "telegraf-procblocking")
 	notProc := t.TempDir()
 
@@ -95,6 +96,7 @@ func TestEveryInvalidOptionStopsTheAgent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			tg := botapitest.New(t, "123:abc")
 			dir := t.TempDir()
 			output := tt.output

@@ -67,6 +67,8 @@ cat >"$work/demo.conf" <<CONF
 [[processors.alertstate]]
   threshold = "5s"
   cooldown = "10s"
+  ## No group window: each event goes out at the scan that makes it.
+  group_interval = "0s"
   state_file = "$work/alertstate.json"
 
 [[outputs.file]]

@@ -4,7 +4,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	_ "embed"
 	"errors"
@@ -12,17 +11,14 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"os"
-	"os/signal"
-	"regexp"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/influxdata/telegraf/agent"
-	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/logger"
 	"github.com/influxdata/telegraf/plugins/inputs"
 	"github.com/influxdata/telegraf/plugins/outputs"
@@ -101,6 +97,10 @@ func main() {
 		printSampleConfig(os.Stdout)
 		return
 	}
+	if err := setStateDirEnv(); err != nil {
+		log.Printf("E! %v", err)
+		os.Exit(1)
+	}
 	if err := run(o); err != nil {
 		log.Printf("E! %v", err)
 		os.Exit(1)
@@ -126,7 +126,6 @@ func versionString() string {
 // input, processor and output, in name order.
 func printSampleConfig(w io.Writer) {
 	section := func(title string, names []string, sample func(string) string) {
-		sort.Strings(names)
 		fmt.Fprintf(w, "###############################################################################\n")
 		fmt.Fprintf(w, "#                            %-48s #\n", title)
 		fmt.Fprintf(w, "###############################################################################\n\n")
@@ -135,107 +134,76 @@ func printSampleConfig(w io.Writer) {
 			fmt.Fprintln(w)
 		}
 	}
-	var names []string
-	for name := range inputs.Inputs {
-		names = append(names, name)
-	}
-	section("INPUT PLUGINS", names, func(n string) string { return inputs.Inputs[n]().SampleConfig() })
-	names = nil
-	for name := range processors.Processors {
-		names = append(names, name)
-	}
-	section("PROCESSOR PLUGINS", names, func(n string) string { return processors.Processors[n]().SampleConfig() })
-	names = nil
-	for name := range outputs.Outputs {
-		names = append(names, name)
-	}
-	section("OUTPUT PLUGINS", names, func(n string) string { return outputs.Outputs[n]().SampleConfig() })
+	section("INPUT PLUGINS", slices.Sorted(maps.Keys(inputs.Inputs)),
+		func(n string) string { return inputs.Inputs[n]().SampleConfig() })
+	section("PROCESSOR PLUGINS", slices.Sorted(maps.Keys(processors.Processors)),
+		func(n string) string { return processors.Processors[n]().SampleConfig() })
+	section("OUTPUT PLUGINS", slices.Sorted(maps.Keys(outputs.Outputs)),
+		func(n string) string { return outputs.Outputs[n]().SampleConfig() })
 }
 
-// configFiles lists the files to load; nil means the embedded default.
-func (o *options) configFiles() ([]string, error) {
-	files := append([]string(nil), o.configs...)
-	for _, dir := range o.configDirs {
-		found, err := config.WalkDirectory(dir)
-		if err != nil {
-			return nil, fmt.Errorf("reading config directory %q: %w", dir, err)
-		}
-		files = append(files, found...)
-	}
-	if len(files) == 0 && (len(o.configs) > 0 || len(o.configDirs) > 0) {
-		return nil, fmt.Errorf("no config files found in %q", []string(o.configDirs))
-	}
-	return files, nil
-}
-
-// loadConfig builds a new configuration from scratch: Telegraf's Config is
-// not meant to be loaded twice, so every (re)load starts over.
-func loadConfig(o *options) (*config.Config, string, error) {
-	files, err := o.configFiles()
-	if err != nil {
-		return nil, "", err
-	}
-	c := config.NewConfig()
-	c.Agent.Quiet = o.quiet
-	if files == nil {
-		if err := c.LoadConfigData(defaultConfig, defaultConfigName); err != nil {
-			return nil, "", fmt.Errorf("loading %s failed: %w", defaultConfigName, err)
-		}
-		if err := c.LinkSecrets(); err != nil {
-			return nil, "", err
-		}
-		return c, defaultConfigName + " (no --config or --config-directory given)", nil
-	}
-	if err := c.LoadAll(files...); err != nil {
-		return nil, "", err
-	}
-	return c, strings.Join(files, ", "), nil
-}
+// testMode is --test without --once: nothing may be sent or persisted.
+func (o *options) testMode() bool { return o.test && !o.once }
 
 // run loads the configuration and runs the agent until SIGINT or SIGTERM,
-// starting over with a freshly loaded configuration on SIGHUP.
+// starting over with a freshly loaded configuration on SIGHUP. The alert
+// state is handed from each agent to the next, so a reload forgets nothing
+// even when no state file is configured.
 func run(o *options) error {
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(signals)
+	sigs := notifySignals()
+	defer sigs.stop()
 
+	var carried []heldState
 	for {
-		c, source, err := loadConfig(o)
+		// A stop requested while the previous agent shut down for a reload
+		// wins over the reload.
+		if sig, ok := sigs.stopPending(); ok {
+			log.Printf("I! Stopping on %v", sig)
+			return nil
+		}
+		l, err := loadConfig(o)
 		if err != nil {
 			return err
 		}
+		c := l.config
+		if o.testMode() {
+			setDryRun(c)
+		}
+		handOver(c, carried)
+
 		ctx, cancel := context.WithCancel(context.Background())
-		reload := make(chan bool, 1)
 		done := make(chan struct{})
+		watched := make(chan struct{})
+		reload := false
 		go func() {
+			defer close(watched)
 			select {
-			case sig := <-signals:
-				if sig == syscall.SIGHUP {
-					log.Printf("I! Reloading configuration on SIGHUP")
-					reload <- true
-				} else {
-					log.Printf("I! Stopping on %v: flushing outputs and saving state", sig)
-				}
-				cancel()
+			case sig := <-sigs.stopC:
+				log.Printf("I! Stopping on %v: flushing outputs and saving state", sig)
+			case <-sigs.reloadC:
+				log.Printf("I! Reloading configuration on SIGHUP")
+				reload = true
 			case <-done:
+				return
 			}
+			cancel()
 		}()
-		err = runAgent(ctx, o, c, source)
+		err = runAgent(ctx, o, l)
 		close(done)
+		<-watched
 		cancel()
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return annotate(err, c)
 		}
-		select {
-		case <-reload:
-			continue
-		default:
+		if !reload {
 			return nil
 		}
+		carried = heldStates(c)
 	}
 }
 
-func runAgent(ctx context.Context, o *options, c *config.Config, source string) error {
+func runAgent(ctx context.Context, o *options, l *loaded) error {
+	c := l.config
 	if !o.test && o.testWait == 0 && len(c.Outputs) == 0 {
 		return errors.New("no outputs found, probably invalid config file provided")
 	}
@@ -266,11 +234,14 @@ func runAgent(ctx context.Context, o *options, c *config.Config, source string) 
 	}
 
 	log.Printf("I! Starting %s", versionString())
-	log.Printf("I! Running config: %s", source)
+	log.Printf("I! Running config: %s", l.source)
+	for _, n := range l.notices {
+		log.Print(n)
+	}
 	log.Printf("I! Loaded inputs: %s", strings.Join(c.InputNames(), " "))
 	log.Printf("I! Loaded processors: %s", strings.Join(c.ProcessorNames(), " "))
-	if o.test && !o.once {
-		log.Printf("W! Outputs are not used in testing mode!")
+	if o.testMode() {
+		log.Printf("W! Outputs are not used in testing mode: nothing is sent and no state is written")
 	} else {
 		log.Printf("I! Loaded outputs: %s", strings.Join(c.OutputNames(), " "))
 	}
@@ -285,69 +256,4 @@ func runAgent(ctx context.Context, o *options, c *config.Config, source string) 
 	default:
 		return ag.Run(ctx)
 	}
-}
-
-// pluginErrorRe finds the plugin in Telegraf's errors from Init and Connect.
-var pluginErrorRe = regexp.MustCompile(`(?:could not initialize|connecting) (input|processor|output|aggregator) ([^\s:]+)`)
-
-// annotate adds the file and line of the plugin whose Init or Connect failed:
-// Telegraf names only the plugin, which is not enough with a config directory.
-func annotate(err error, c *config.Config) error {
-	m := pluginErrorRe.FindStringSubmatch(err.Error())
-	if m == nil {
-		return err
-	}
-	logName := m[2]
-	var sources []string
-	switch m[1] {
-	case "input":
-		for _, p := range c.Inputs {
-			if p.LogName() == logName {
-				sources = append(sources, p.Config.Source)
-			}
-		}
-	case "processor":
-		for _, p := range c.Processors {
-			if p.LogName() == logName {
-				sources = append(sources, p.Config.Source)
-			}
-		}
-	case "output":
-		for _, p := range c.Outputs {
-			if p.LogName() == logName {
-				sources = append(sources, p.Config.Source)
-			}
-		}
-	}
-	if len(sources) != 1 || sources[0] == "" {
-		return err
-	}
-	name, _, _ := strings.Cut(logName, "::")
-	if line := tableLine(sources[0], name); line > 0 {
-		return fmt.Errorf("%s:%d: %w", sources[0], line, err)
-	}
-	return fmt.Errorf("%s: %w", sources[0], err)
-}
-
-// tableLine returns the line of the first [[name]] table in the file, or 0.
-func tableLine(path, name string) int {
-	var data io.Reader
-	if path == defaultConfigName {
-		data = strings.NewReader(string(defaultConfig))
-	} else {
-		f, err := os.Open(path)
-		if err != nil {
-			return 0
-		}
-		defer f.Close()
-		data = f
-	}
-	want := "[[" + name + "]]"
-	scanner := bufio.NewScanner(data)
-	for n := 1; scanner.Scan(); n++ {
-		if strings.TrimSpace(scanner.Text()) == want {
-			return n
-		}
-	}
-	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/models"
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/proctest"
@@ -27,6 +28,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "telegraf-procblocking")
+	// The binaries the tests start keep the embedded default's state here,
+	// not in the machine's /var/lib/procblocking.
+	if err := os.Setenv(stateDirEnv, filepath.Join(dir, "state")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	build := exec.Command("go", "build", "-ldflags", "-X main.version=v0.0.0-test", "-o", binPath, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -74,11 +81,46 @@ func TestSampleConfig(t *testing.T) {
 }
 
 func TestEmbeddedDefaultConfigParses(t *testing.T) {
+	stateDir := t.TempDir()
+	t.Setenv(stateDirEnv, stateDir)
 	c := config.NewConfig()
 	require.NoError(t, c.LoadConfigData(defaultConfig, defaultConfigName))
 	require.Equal(t, []string{"procblocking"}, c.InputNames())
 	require.Equal(t, []string{"alertstate"}, c.ProcessorNames())
 	require.Equal(t, []string{"file"}, c.OutputNames())
+	// The alert state survives restarts and reloads in the state directory.
+	as := alertStates(c.Processors)
+	require.Len(t, as, 1)
+	require.Equal(t, filepath.Join(stateDir, "alertstate.json"), as[0].plugin.StateFile)
+}
+
+// loadShipped loads a shipped config with its state directory moved to a
+// temp dir: its disk buffer opens while it loads.
+func loadShipped(t *testing.T, name string) (c *config.Config, stateDir string) {
+	t.Helper()
+	data, err := os.ReadFile(repoFile(t, name))
+	require.NoError(t, err)
+	stateDir = t.TempDir()
+	data = bytes.ReplaceAll(data, []byte("/var/lib/procblocking"), []byte(stateDir))
+	c = config.NewConfig()
+	require.NoError(t, c.LoadConfigData(data, name))
+	t.Cleanup(func() {
+		for _, o := range c.Outputs {
+			o.Close()
+		}
+	})
+	return c, stateDir
+}
+
+func outputNamed(t *testing.T, c *config.Config, name string) *models.RunningOutput {
+	t.Helper()
+	for _, o := range c.Outputs {
+		if o.Config.Name == name {
+			return o
+		}
+	}
+	require.FailNow(t, "no output "+name)
+	return nil
 }
 
 func TestExampleConfigsParse(t *testing.T) {
@@ -87,25 +129,35 @@ func TestExampleConfigsParse(t *testing.T) {
 	t.Setenv("INFLUXDB_URL", "http://127.0.0.1:8086")
 
 	t.Run("telegraf.conf.example", func(t *testing.T) {
-		c := config.NewConfig()
-		require.NoError(t, c.LoadAll(repoFile(t, "telegraf.conf.example")))
+		c, stateDir := loadShipped(t, "telegraf.conf.example")
 		require.Equal(t, []string{"procblocking"}, c.InputNames())
 		require.Equal(t, []string{"alertstate"}, c.ProcessorNames())
 		require.ElementsMatch(t, []string{"telegram", "influxdb"}, c.OutputNames())
 		require.Equal(t, config.Duration(30*time.Second), c.Agent.Interval)
-		require.NotEmpty(t, c.Agent.Statefile)
+		// Everything it keeps is under the one state directory.
+		require.Equal(t, filepath.Join(stateDir, "telegraf.state"), c.Agent.Statefile)
 		require.NotNil(t, c.Persister)
+		require.Equal(t, filepath.Join(stateDir, "alertstate.json"), alertStates(c.Processors)[0].plugin.StateFile)
+		// Undelivered events survive a crash: the disk buffer, on the state volume.
+		require.Equal(t, "disk", c.Agent.BufferStrategy)
+		require.Equal(t, filepath.Join(stateDir, "buffer"), c.Agent.BufferDirectory)
+		// Telegram flushes on its own short interval, not the agent's.
+		require.Equal(t, time.Second, outputNamed(t, c, "telegram").Config.FlushInterval)
 	})
 	t.Run("telegraf.d/procblocking.conf", func(t *testing.T) {
-		c := config.NewConfig()
-		require.NoError(t, c.LoadAll(repoFile(t, "telegraf.d/procblocking.conf")))
+		c, stateDir := loadShipped(t, "telegraf.d/procblocking.conf")
 		require.Equal(t, []string{"procblocking"}, c.InputNames())
 		require.Equal(t, []string{"alertstate"}, c.ProcessorNames())
 		require.Equal(t, []string{"telegram"}, c.OutputNames())
-		// A drop-in leaves [agent] to the directory's main file.
+		require.Equal(t, filepath.Join(stateDir, "alertstate.json"), alertStates(c.Processors)[0].plugin.StateFile)
+		require.Equal(t, time.Second, outputNamed(t, c, "telegram").Config.FlushInterval)
+		// A drop-in leaves [agent] to the directory's main file, and says
+		// what to add there for the disk buffer.
 		data, err := os.ReadFile(repoFile(t, "telegraf.d/procblocking.conf"))
 		require.NoError(t, err)
 		require.NotRegexp(t, `(?m)^\s*\[agent\]`, string(data))
+		require.Contains(t, string(data), `#   buffer_strategy = "disk"`)
+		require.Contains(t, string(data), `#   buffer_directory = "/var/lib/procblocking/buffer"`)
 	})
 }
 
