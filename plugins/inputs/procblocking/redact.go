@@ -11,28 +11,28 @@ import (
 
 const mask = "***"
 
-// secretKey matches the name of an option, variable or header that carries
-// a secret: a name holding one of the secret words anywhere (DB_PASSWORD,
-// --client-secret, X-Auth-Token), or "pass", "passphrase" or "key" as a whole
-// part of it (--pass, DB_PASS, --key, --access-key; not --bypass, --keyword).
-const secretKey = `(?:[^\s=]*(?:passw(?:or)?d|pwd|token|secret|api[-_]?key|credentials?|auth)[^\s=]*` +
-	`|(?:[^\s=]*[-_.])?(?:pass(?:phrase)?|key)(?:[-_.][^\s=]*)?)`
-
 // rule is one built-in redaction rule. It runs only on a command line that
 // holds one of its hints (ASCII, case-insensitive): most command lines hold
 // none, and looking for them is far cheaper than running the regexes.
 type rule struct {
 	name  string
 	hints [][]byte
+	// needs, when set, is a byte the rule cannot match without.
+	needs byte
 	re    *regexp.Regexp
 	repl  string
 	// program, when set, limits the rule to what follows the first
 	// occurrence of a program in the command line (a wrapper such as sudo,
 	// env or sh -c may come before it).
 	program *regexp.Regexp
+	// mask, when set, is the rule instead of re and repl.
+	mask func(string) string
 }
 
 func (r *rule) apply(s string) string {
+	if r.mask != nil {
+		return r.mask(s)
+	}
 	if r.program == nil {
 		return r.re.ReplaceAllString(s, r.repl)
 	}
@@ -108,6 +108,7 @@ var builtinRules = []rule{
 	{
 		name:  "authorization-header",
 		hints: hints("authorization"),
+		needs: ':',
 		re:    regexp.MustCompile(`(?i)(\b(?:proxy-)?authorization:\s*(?:(?:bearer|basic|token|digest|negotiate|bot)\s+)?)\S+`),
 		repl:  "${1}" + mask,
 	},
@@ -115,6 +116,7 @@ var builtinRules = []rule{
 	{
 		name:  "secret-header",
 		hints: hints("cookie", "token", "secret", "api", "passw"),
+		needs: ':',
 		re:    regexp.MustCompile(`(?i)(\b(?:cookie|[\w-]*(?:token|secret|api-?key|passw(?:or)?d)[\w-]*):\s*)\S+`),
 		repl:  "${1}" + mask,
 	},
@@ -198,20 +200,23 @@ var builtinRules = []rule{
 		re:    regexp.MustCompile(`\b(eyJ)[0-9A-Za-z_-]{8,}\.eyJ[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]*`),
 		repl:  "${1}" + mask,
 	},
-	// Last, the generic rules on names. --password=x, -token=x, --pass=x, --key=x, DB_PASSWORD=x, TOKEN=x
+	// Last, the generic rules on names, as code rather than regexes: their
+	// words (api, auth, key, token) are common in test file names, so they
+	// run often, and a pass over the arguments is far cheaper.
+	// --password=x, -token=x, --pass=x, --key=x, DB_PASSWORD=x, TOKEN=x
 	{
 		name:  "key-value",
-		hints: hints("pass", "pwd", "token", "secret", "api", "credential", "auth", "key"),
-		re:    regexp.MustCompile(`(?i)(^|\s)(-{0,2}` + secretKey + `=)\S+`),
-		repl:  "${1}${2}" + mask,
+		hints: hints(secretNameHints...),
+		needs: '=',
+		mask:  maskKeyValues,
 	},
 	// --token x, -password x, --key x: the next argument, unless it is an
 	// option itself.
 	{
 		name:  "option-argument",
-		hints: hints("pass", "pwd", "token", "secret", "api", "credential", "auth", "key"),
-		re:    regexp.MustCompile(`(?i)(^|\s)(--?` + secretKey + `\s+)[^-\s]\S*`),
-		repl:  "${1}${2}" + mask,
+		hints: hints(secretNameHints...),
+		needs: '-',
+		mask:  maskOptionArguments,
 	},
 }
 
@@ -249,7 +254,7 @@ func (r *redactor) redact(cmdline string) string {
 		rule := &builtinRules[i]
 		// Non-ASCII text always goes to the regexes: (?i) folds letters such
 		// as U+017F or U+212A to 's' and 'k', which no hint would show.
-		if ascii && !containsAny(lower, rule.hints) {
+		if ascii && (!containsAny(lower, rule.hints) || rule.needs != 0 && bytes.IndexByte(lower, rule.needs) < 0) {
 			continue
 		}
 		cmdline = rule.apply(cmdline)

@@ -67,6 +67,9 @@ func TestRedactBuiltinRules(t *testing.T) {
 		{"--passes= is kept", "x --passes=3", "x --passes=3"},
 		{"--keyword value is kept", "x --keyword value", "x --keyword value"},
 		{"--monkey= is kept", "x --monkey=patch", "x --monkey=patch"},
+		{"letters that fold to ASCII", "x --ſecret=abc --Key k", "x --ſecret=*** --Key ***"},
+		{"tabs between arguments", "x\t--token\tabc\tTOKEN=def", "x\t--token\t***\tTOKEN=***"},
+		{"empty value is kept", "x --token= y", "x --token= y"},
 		// short password options of database and ssh clients
 		{"mysql -p", "mysql -uroot -phunter2 db", "mysql -uroot -p*** db"},
 		{"mysqldump -p", "/usr/bin/mysqldump -h db -u root -phunter2 --all-databases", "/usr/bin/mysqldump -h db -u root -p*** --all-databases"},
@@ -164,5 +167,24 @@ func TestReadmeListsEveryRule(t *testing.T) {
 		require.Positive(t, i, "rule %s not in the README's table", rule.name)
 		require.Greater(t, i, last, "rule %s out of order", rule.name)
 		last = i
+	}
+}
+
+// What rendering one matched command line costs, with and without a secret:
+// a command line without any rule's hint runs no regex.
+func BenchmarkRender(b *testing.B) {
+	for name, raw := range map[string]string{
+		"no-hint": "python3\x00-m\x00pytest\x00tests/t_1.py\x00",
+		"plain":   "python3\x00-m\x00pytest\x00tests/test_api.py\x00-x\x00",
+		"secret":  "python3\x00-m\x00pytest\x00tests/test_api.py\x00--token=ghp_0123456789abcdefghijABCDEFGHIJ012345\x00",
+	} {
+		b.Run(name, func(b *testing.B) {
+			r, err := newRedactor(nil, 512)
+			require.NoError(b, err)
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = r.render([]byte(raw))
+			}
+		})
 	}
 }
