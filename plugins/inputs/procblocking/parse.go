@@ -152,7 +152,9 @@ func readBtime(root string) (uint64, error) {
 	return st.BootTime, nil
 }
 
-// parsePID parses a directory name made only of digits.
+// parsePID parses a directory name made only of digits. Hand-rolled rather
+// than strconv: it runs for every entry of the proc root, must not allocate,
+// and must refuse a sign or spaces.
 func parsePID(name []byte) (int64, bool) {
 	if len(name) == 0 || len(name) > 10 {
 		return 0, false

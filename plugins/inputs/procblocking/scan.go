@@ -152,13 +152,11 @@ func (s *scanner) scan(youngAfterNs int64) (scanResult, error) {
 	return res, nil
 }
 
-// selfName is "self", NUL-terminated for readlinkat.
-var selfName = []byte("self\x00")
-
 // readSelf returns the PID <root>/self links to, or 0 when it does not
 // exist or is no link to a PID.
 func (s *scanner) readSelf(dirfd int) int64 {
-	n, _, errno := unix.Syscall6(unix.SYS_READLINKAT, uintptr(dirfd), uintptr(unsafe.Pointer(&selfName[0])),
+	s.path = append(s.path[:0], "self\x00"...)
+	n, _, errno := unix.Syscall6(unix.SYS_READLINKAT, uintptr(dirfd), uintptr(unsafe.Pointer(&s.path[0])),
 		uintptr(unsafe.Pointer(&s.link[0])), uintptr(len(s.link)), 0, 0)
 	if errno != 0 || int(n) >= len(s.link) {
 		return 0
@@ -224,7 +222,7 @@ func (s *scanner) process(dirfd int, name []byte, pid int64, btime uint64, young
 		if orphan, err = parents.isOrphan(st.ppid, readStatus); err != nil {
 			// Reported all the same, with its orphan state unknown.
 			res.errors++
-			s.debugf("pid %d: reading the status of its parent %d: %v", pid, st.ppid, err)
+			s.debugf("PID %d: reading the status of its parent %d: %v", pid, st.ppid, err)
 		}
 	}
 	info.stat = st
@@ -237,7 +235,7 @@ func (s *scanner) process(dirfd int, name []byte, pid int64, btime uint64, young
 	if cg, err := s.read(dirfd, name, "cgroup", &s.file, maxSmallFile); err == nil {
 		info.containerID = parseContainerID(cg)
 	} else {
-		s.debugf("pid %d: reading cgroup: %v", pid, err)
+		s.debugf("PID %d: reading cgroup: %v", pid, err)
 	}
 	return info, true
 }
@@ -251,10 +249,10 @@ func (s *scanner) step(step string, pid int64) {
 func (s *scanner) fail(res *scanResult, pid int64, what string, err error) {
 	res.errors++
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
-		s.debugf("pid %d vanished while reading %s", pid, what)
+		s.debugf("PID %d vanished while reading %s", pid, what)
 		return
 	}
-	s.debugf("pid %d: reading %s: %v", pid, what, err)
+	s.debugf("PID %d: reading %s: %v", pid, what, err)
 }
 
 func (s *scanner) readStat(dirfd int, name []byte) (procStat, error) {
