@@ -117,12 +117,13 @@ func parseNSpid(b []byte) ([]int64, error) {
 // as one valid UTF-8 string: arguments joined by single spaces, the trailing
 // NUL dropped, invalid bytes replaced by U+FFFD.
 func joinCmdline(raw []byte) string {
-	joined := strings.ReplaceAll(string(bytes.TrimRight(raw, "\x00")), "\x00", " ")
-	return strings.ToValidUTF8(joined, "\uFFFD")
+	joined := joinInPlace(make([]byte, 0, len(raw)), raw)
+	return strings.ToValidUTF8(string(joined), "\uFFFD")
 }
 
-// joinInPlace does what joinCmdline does without allocating, writing into dst
-// (reused across processes); the match runs on its result.
+// joinInPlace joins like joinCmdline, without making the result valid UTF-8,
+// into dst: the scan reuses one dst for every process, so that matching
+// allocates nothing.
 func joinInPlace(dst, raw []byte) []byte {
 	for len(raw) > 0 && raw[len(raw)-1] == 0 {
 		raw = raw[:len(raw)-1]
