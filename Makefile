@@ -40,6 +40,7 @@ build-full:
 ## test: everything CI runs. Installs what the tests need (InfluxDB) first.
 test: test-deps lint
 	$(GO) test -race -count=1 ./...
+	scripts/test-in-pidns.sh
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 test-deps:

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/influxdata/telegraf/logger"
 )
 
 // sleepPath is the program every spawned process runs: sleep takes its
@@ -203,6 +205,7 @@ const (
 // N is N. Other work still competes for the CPU; see cpu-ns/op. Plain tests
 // run on the host's /proc, among the machine's other processes.
 func TestMain(m *testing.M) {
+	idleIfAsked()
 	flag.Parse()
 	switch {
 	case os.Getenv(isolatedEnv) == "1":
@@ -214,6 +217,14 @@ func TestMain(m *testing.M) {
 		os.Exit(runIsolated())
 	case benchmarking():
 		fmt.Fprintln(os.Stderr, "benchmarks scan the host's /proc: other processes on the machine are scanned too")
+	}
+	if benchmarking() {
+		// Errors only: the input warns at Init that a private PID namespace
+		// is not the host's, and a warning would cut a result line in two.
+		if err := logger.SetupLogging(&logger.Config{Quiet: true}); err != nil {
+			fmt.Fprintf(os.Stderr, "setting up logging: %v\n", err)
+			os.Exit(2)
+		}
 	}
 	code := m.Run()
 	pool.endAll()

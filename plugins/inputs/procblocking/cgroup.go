@@ -17,13 +17,8 @@ var idPrefixes = []string{"docker-", "cri-containerd-", "crio-", "libpod-"}
 // the process is not in a docker, containerd, cri-o, podman or kubepods cgroup.
 // Within a path the innermost id wins.
 func parseContainerID(b []byte) string {
-	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
+	for line := range bytes.Lines(b) {
+		line = bytes.TrimSuffix(line, []byte("\n"))
 		// The path is everything after the second ':' (it may hold ':' itself).
 		first := bytes.IndexByte(line, ':')
 		if first < 0 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/prometheus/procfs"
 )
@@ -20,6 +19,7 @@ type procStat struct {
 	comm      string
 	state     string
 	ppid      int64
+	flags     uint64
 	utime     uint64
 	stime     uint64
 	threads   int64
@@ -43,6 +43,7 @@ func parseStat(b []byte) (procStat, error) {
 	const (
 		fState   = 3
 		fPPid    = 4
+		fFlags   = 9
 		fUtime   = 14
 		fStime   = 15
 		fThreads = 20
@@ -57,6 +58,9 @@ func parseStat(b []byte) (procStat, error) {
 	var err error
 	if s.ppid, err = parseInt(field(fPPid)); err != nil {
 		return procStat{}, fmt.Errorf("stat: ppid: %w", err)
+	}
+	if s.flags, err = parseUint(field(fFlags)); err != nil {
+		return procStat{}, fmt.Errorf("stat: flags: %w", err)
 	}
 	if s.utime, err = parseUint(field(fUtime)); err != nil {
 		return procStat{}, fmt.Errorf("stat: utime: %w", err)
@@ -87,13 +91,7 @@ func parseUint(b []byte) (uint64, error) {
 // parseNSpid returns the values of the "NSpid:" line of /proc/<pid>/status:
 // the PID in each nested PID namespace, the innermost last.
 func parseNSpid(b []byte) ([]int64, error) {
-	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
+	for line := range bytes.Lines(b) {
 		rest, ok := bytes.CutPrefix(line, []byte("NSpid:"))
 		if !ok {
 			continue
@@ -119,22 +117,13 @@ func parseNSpid(b []byte) ([]int64, error) {
 // as one valid UTF-8 string: arguments joined by single spaces, the trailing
 // NUL dropped, invalid bytes replaced by U+FFFD.
 func joinCmdline(raw []byte) string {
-	raw = bytes.TrimRight(raw, "\x00")
-	out := make([]byte, len(raw))
-	for i, c := range raw {
-		if c == 0 {
-			c = ' '
-		}
-		out[i] = c
-	}
-	if utf8.Valid(out) {
-		return string(out)
-	}
-	return strings.ToValidUTF8(string(out), "\uFFFD")
+	joined := joinInPlace(make([]byte, 0, len(raw)), raw)
+	return strings.ToValidUTF8(string(joined), "\uFFFD")
 }
 
-// joinInPlace does what joinCmdline does without allocating, writing into dst
-// (reused across processes); the match runs on its result.
+// joinInPlace joins like joinCmdline, without making the result valid UTF-8,
+// into dst: the scan reuses one dst for every process, so that matching
+// allocates nothing.
 func joinInPlace(dst, raw []byte) []byte {
 	for len(raw) > 0 && raw[len(raw)-1] == 0 {
 		raw = raw[:len(raw)-1]
@@ -164,7 +153,9 @@ func readBtime(root string) (uint64, error) {
 	return st.BootTime, nil
 }
 
-// parsePID parses a directory name made only of digits.
+// parsePID parses a directory name made only of digits. Hand-rolled rather
+// than strconv: it runs for every entry of the proc root, must not allocate,
+// and must refuse a sign or spaces.
 func parsePID(name []byte) (int64, bool) {
 	if len(name) == 0 || len(name) > 10 {
 		return 0, false

@@ -1,13 +1,7 @@
-//go:build linux
-
 package procblocking
 
 import (
 	_ "embed"
-	"fmt"
-	"os"
-	"strconv"
-	"time"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
@@ -22,144 +16,58 @@ var sampleConfig string
 type ProcBlocking struct {
 	Patterns         []string        `toml:"patterns"`
 	PatternType      string          `toml:"pattern_type"`
+	Pattern          []namedPattern  `toml:"pattern"`
 	ProcRoot         string          `toml:"proc_root"`
 	MinAge           config.Duration `toml:"min_age"`
 	CmdlineMaxLength int             `toml:"cmdline_max_length"`
+	RegexMaxBytes    config.Size     `toml:"regex_max_bytes"`
 	Redact           []string        `toml:"redact"`
 
 	Log telegraf.Logger `toml:"-"`
 
-	root    string
-	scanner *scanner
-	// now is the clock of the gather; tests inject a fixed one.
-	now func() time.Time
-	// prev holds the CPU time of each process matched by the previous
-	// successful gather, keyed by PID; rebuilt every gather so it only ever
-	// holds current matches.
-	prev map[int64]cpuSample
+	// defaultPattern is the slice the factory put in Pattern: when the
+	// config sets plain patterns and no named ones, Pattern still holds it,
+	// and the plain patterns replace it instead of adding to it.
+	defaultPattern []namedPattern
+
+	platform
 }
 
-type cpuSample struct {
-	createdAtNs int64
-	cpuSeconds  float64
-	at          time.Time
+// namedPattern is one [[inputs.procblocking.pattern]] table: a pattern whose
+// name, not its text, goes into the pattern tag.
+type namedPattern struct {
+	Name      string `toml:"name"`
+	Regex     string `toml:"regex"`
+	Substring string `toml:"substring"`
+}
+
+// pytestRegex matches pytest however it is started: the pytest, pytest-3 or
+// py.test script, run directly or through a Python interpreter (which is how
+// the kernel runs a script with a #! line), or as `python -m pytest`, with
+// interpreter options before -m. Anchored on the program, it does not match
+// `grep pytest`, an editor open on test_pytest.py or a config file named
+// after pytest.
+const pytestRegex = `^(\S*/)?(py\.?test(-3)?|(python|pypy)[0-9.]*(\s+-[WX]\s*\S+|\s+-\S+)*\s+(-m\s*py\.?test|\S*/py\.?test(-3)?))(\s|$)`
+
+// defaultPatterns is what the plugin watches when the config names no
+// pattern.
+func defaultPatterns() []namedPattern {
+	return []namedPattern{{Name: "pytest", Regex: pytestRegex}}
 }
 
 func (*ProcBlocking) SampleConfig() string {
 	return sampleConfig
 }
 
-func (p *ProcBlocking) Init() error {
-	m, err := newMatcher(p.Patterns, p.PatternType)
-	if err != nil {
-		return err
-	}
-	if p.MinAge < 0 {
-		return fmt.Errorf("invalid 'min_age' %q: must not be negative", time.Duration(p.MinAge).String())
-	}
-	r, err := newRedactor(p.Redact, p.CmdlineMaxLength)
-	if err != nil {
-		return err
-	}
-
-	p.root = p.ProcRoot
-	if p.root == "" {
-		p.root = os.Getenv("HOST_PROC")
-	}
-	if p.root == "" {
-		p.root = "/proc"
-	}
-	if _, err := readBtime(p.root); err != nil {
-		if p.ProcRoot == "" {
-			return fmt.Errorf("invalid 'proc_root' %q (from $HOST_PROC or the default): not a proc filesystem: %w", p.root, err)
-		}
-		return fmt.Errorf("invalid 'proc_root' %q: not a proc filesystem: %w", p.root, err)
-	}
-
-	debugf := func(string, ...any) {}
-	if p.Log != nil {
-		debugf = p.Log.Debugf
-	}
-	p.scanner = newScanner(p.root, m, r, debugf)
-	p.scanner.selfPID = int64(os.Getpid())
-	if p.now == nil {
-		p.now = time.Now
-	}
-	p.prev = make(map[int64]cpuSample)
-	return nil
-}
-
-func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
-	now := p.now()
-	started := time.Now()
-	res, err := p.scanner.scan(now.Add(-time.Duration(p.MinAge)).UnixNano())
-	durationMs := float64(time.Since(started).Nanoseconds()) / 1e6
-
-	scanFields := map[string]any{
-		"processes":   res.processes,
-		"matched":     int64(0),
-		"errors":      res.errors,
-		"duration_ms": durationMs,
-		"ok":          err == nil,
-	}
-	if err != nil {
-		// The processor downstream must tell "could not look" from "nothing
-		// is there", so the failure is a metric as well as an error.
-		err = fmt.Errorf("scanning %q: %w", p.root, err)
-		acc.AddError(err)
-		scanFields["error"] = err.Error()
-		acc.AddFields("procblocking_scan", scanFields, nil, now)
-		return nil
-	}
-
-	next := make(map[int64]cpuSample, len(res.procs))
-	var matched int64
-	for i := range res.procs {
-		info := &res.procs[i]
-		next[info.pid] = cpuSample{createdAtNs: info.createdAtNs, cpuSeconds: info.cpuSeconds, at: now}
-		if info.young {
-			continue
-		}
-		matched++
-		fields := map[string]any{
-			"age_seconds": now.Sub(time.Unix(0, info.createdAtNs)).Seconds(),
-			"cpu_seconds": info.cpuSeconds,
-			"created_at":  info.createdAtNs,
-			"ppid":        info.stat.ppid,
-			"orphan":      info.orphan,
-			"state":       info.stat.state,
-			"comm":        info.stat.comm,
-			"threads":     info.stat.threads,
-			"rss_bytes":   info.stat.rssPages * int64(os.Getpagesize()),
-			"cmdline":     info.cmdline,
-		}
-		if prev, ok := p.prev[info.pid]; ok && prev.createdAtNs == info.createdAtNs {
-			if dt := now.Sub(prev.at).Seconds(); dt > 0 {
-				fields["cpu_usage"] = (info.cpuSeconds - prev.cpuSeconds) / dt * 100
-			}
-		}
-		if info.containerID != "" {
-			fields["container_id"] = info.containerID
-		}
-		tags := map[string]string{
-			"pattern": info.pattern,
-			"pid":     strconv.FormatInt(info.pid, 10),
-		}
-		acc.AddFields("procblocking", fields, tags, now)
-	}
-	p.prev = next
-
-	scanFields["matched"] = matched
-	acc.AddFields("procblocking_scan", scanFields, nil, now)
-	return nil
-}
-
 func init() {
 	inputs.Add("procblocking", func() telegraf.Input {
+		def := defaultPatterns()
 		return &ProcBlocking{
-			Patterns:         []string{"pytest"},
+			Pattern:          def,
+			defaultPattern:   def,
 			PatternType:      "substring",
 			CmdlineMaxLength: 512,
+			RegexMaxBytes:    4096,
 		}
 	})
 }

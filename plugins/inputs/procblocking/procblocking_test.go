@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/plugins/inputs"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -25,17 +27,21 @@ var fixtureNow = time.Unix(1700003600, 0)
 const (
 	idDocker = "3f4e0b2c1d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c"
 	idKube   = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	// fixtureSelf plays the plugin's own PID in the fixture trees.
+	// fixtureSelf plays the agent in proc_basic: basicTree makes <root>/self
+	// link to it, as a real /proc does for the reading process.
 	fixtureSelf = 700
 )
 
-// fixtureTree copies a fake proc tree into a temp dir, so that tests may
-// change it, and gives every PID an environ that is a FIFO: opening it would
-// block the scan forever.
+// sharedTestdata holds the fake proc trees that more than one package uses.
+const sharedTestdata = "../../../testdata"
+
+// fixtureTree copies a fake proc tree of the shared testdata into a temp
+// dir, so that tests may change it, and gives every PID an environ that is a
+// FIFO: opening it would block the scan forever.
 func fixtureTree(t *testing.T, name string) string {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "proc")
-	require.NoError(t, os.CopyFS(root, os.DirFS(filepath.Join("testdata", name))))
+	require.NoError(t, os.CopyFS(root, os.DirFS(filepath.Join(sharedTestdata, name))))
 	entries, err := os.ReadDir(root)
 	require.NoError(t, err)
 	for _, e := range entries {
@@ -46,21 +52,47 @@ func fixtureTree(t *testing.T, name string) string {
 	return root
 }
 
+// basicTree is proc_basic as the agent, PID 700 of the host's PID namespace,
+// sees it.
+func basicTree(t *testing.T) string {
+	t.Helper()
+	root := fixtureTree(t, "proc_basic")
+	makeSelf(t, root, fixtureSelf, initPIDNamespace)
+	return root
+}
+
+// makeSelf turns <root>/self into a link to pid, as in a real /proc, and
+// gives that PID the PID namespace nsLink.
+func makeSelf(t *testing.T, root string, pid int, nsLink string) {
+	t.Helper()
+	require.NoError(t, os.RemoveAll(filepath.Join(root, "self")))
+	require.NoError(t, os.Symlink(strconv.Itoa(pid), filepath.Join(root, "self")))
+	ns := filepath.Join(root, strconv.Itoa(pid), "ns")
+	require.NoError(t, os.MkdirAll(ns, 0o700))
+	require.NoError(t, os.Symlink(nsLink, filepath.Join(ns, "pid")))
+}
+
+// newPlugin builds the plugin as Telegraf does, from the registered factory,
+// so that every default applies.
+func newPlugin(t *testing.T) *ProcBlocking {
+	t.Helper()
+	p, ok := inputs.Inputs["procblocking"]().(*ProcBlocking)
+	require.True(t, ok)
+	p.Log = testutil.Logger{}
+	return p
+}
+
 // newFixturePlugin builds the plugin over a fake tree with the fixture clock.
 func newFixturePlugin(t *testing.T, root string, modify func(*ProcBlocking)) *ProcBlocking {
 	t.Helper()
-	p := &ProcBlocking{
-		Patterns:         []string{"pytest"},
-		ProcRoot:         root,
-		CmdlineMaxLength: 512,
-		Log:              testutil.Logger{},
-		now:              func() time.Time { return fixtureNow },
-	}
+	p := newPlugin(t)
+	p.Patterns = []string{"pytest"}
+	p.ProcRoot = root
+	p.now = func() time.Time { return fixtureNow }
 	if modify != nil {
 		modify(p)
 	}
 	require.NoError(t, p.Init())
-	p.scanner.selfPID = fixtureSelf
 	return p
 }
 
@@ -95,47 +127,53 @@ func basicMetrics() []telegraf.Metric {
 		testutil.MustMetric("procblocking",
 			map[string]string{"pattern": "pytest", "pid": "100"},
 			map[string]any{
-				"age_seconds":  3599.0,
-				"cpu_seconds":  3.0,
-				"created_at":   int64(1700000001) * 1e9,
-				"ppid":         int64(1),
-				"orphan":       true,
-				"state":        "S",
-				"comm":         "python3",
-				"threads":      int64(4),
-				"rss_bytes":    2560 * pageSize(),
-				"cmdline":      "python3 -m pytest tests/x.py",
-				"container_id": idDocker,
+				"age_seconds":    3599.0,
+				"cpu_seconds":    3.0,
+				"created_at":     int64(1700000001) * 1e9,
+				"ppid":           int64(1),
+				"orphan":         true,
+				"state":          "S",
+				"comm":           "python3",
+				"threads":        int64(4),
+				"rss_bytes":      2560 * pageSize(),
+				"cmdline":        "python3 -m pytest tests/x.py",
+				"container_id":   idDocker,
+				"job_pid":        int64(100),
+				"job_created_at": int64(1700000001) * 1e9,
 			}, fixtureNow),
 		testutil.MustMetric("procblocking",
 			map[string]string{"pattern": "pytest", "pid": "300"},
 			map[string]any{
-				"age_seconds":  0.0,
-				"cpu_seconds":  1.0,
-				"created_at":   int64(1700003600) * 1e9,
-				"ppid":         int64(250),
-				"orphan":       false,
-				"state":        "R",
-				"comm":         "py) (test",
-				"threads":      int64(2),
-				"rss_bytes":    1024 * pageSize(),
-				"cmdline":      "python3 -m pytest tests/y.py --token=*** https://bob:***@git.example.com/r.git",
-				"container_id": idKube,
+				"age_seconds":    0.0,
+				"cpu_seconds":    1.0,
+				"created_at":     int64(1700003600) * 1e9,
+				"ppid":           int64(250),
+				"orphan":         false,
+				"state":          "R",
+				"comm":           "py) (test",
+				"threads":        int64(2),
+				"rss_bytes":      1024 * pageSize(),
+				"cmdline":        "python3 -m pytest tests/y.py --token=*** https://bob:***@git.example.com/r.git",
+				"container_id":   idKube,
+				"job_pid":        int64(300),
+				"job_created_at": int64(1700003600) * 1e9,
 			}, fixtureNow),
 		testutil.MustMetric("procblocking",
 			map[string]string{"pattern": "pytest", "pid": "600"},
 			map[string]any{
-				"age_seconds":  1800.0,
-				"cpu_seconds":  0.0,
-				"created_at":   int64(1700001800) * 1e9,
-				"ppid":         int64(610),
-				"orphan":       true,
-				"state":        "S",
-				"comm":         "pytest",
-				"threads":      int64(1),
-				"rss_bytes":    50 * pageSize(),
-				"cmdline":      "python3 -m pytest tests/z.py",
-				"container_id": idDocker,
+				"age_seconds":    1800.0,
+				"cpu_seconds":    0.0,
+				"created_at":     int64(1700001800) * 1e9,
+				"ppid":           int64(610),
+				"orphan":         true,
+				"state":          "S",
+				"comm":           "pytest",
+				"threads":        int64(1),
+				"rss_bytes":      50 * pageSize(),
+				"cmdline":        "python3 -m pytest tests/z.py",
+				"container_id":   idDocker,
+				"job_pid":        int64(600),
+				"job_created_at": int64(1700001800) * 1e9,
 			}, fixtureNow),
 	}
 }
@@ -148,11 +186,12 @@ func scanMetric(processes, matched, errors int64) telegraf.Metric {
 			"errors":      errors,
 			"duration_ms": 0.0,
 			"ok":          true,
+			"host_view":   true,
 		}, fixtureNow)
 }
 
 func TestGatherFixture(t *testing.T) {
-	root := fixtureTree(t, "proc_basic")
+	root := basicTree(t)
 	p := newFixturePlugin(t, root, nil)
 	acc := gather(t, p, root)
 
@@ -164,7 +203,7 @@ func TestGatherFixture(t *testing.T) {
 }
 
 func TestNeverOpensEnviron(t *testing.T) {
-	root := fixtureTree(t, "proc_basic")
+	root := basicTree(t)
 	// Every process matches, so every per-process read path runs.
 	p := newFixturePlugin(t, root, func(p *ProcBlocking) {
 		p.Patterns = []string{"^"}
@@ -177,7 +216,7 @@ func TestNeverOpensEnviron(t *testing.T) {
 }
 
 func TestKernelThreadAndZombieNotMatched(t *testing.T) {
-	root := fixtureTree(t, "proc_basic")
+	root := basicTree(t)
 	// "^" matches any command line, even one without "pytest".
 	p := newFixturePlugin(t, root, func(p *ProcBlocking) {
 		p.Patterns = []string{"^"}
@@ -203,7 +242,7 @@ func TestKernelThreadAndZombieNotMatched(t *testing.T) {
 }
 
 func TestFirstPatternWins(t *testing.T) {
-	root := fixtureTree(t, "proc_basic")
+	root := basicTree(t)
 	p := newFixturePlugin(t, root, func(p *ProcBlocking) {
 		p.Patterns = []string{`tests/[xz]\.py$`, `pytest`}
 		p.PatternType = "regex"
@@ -220,8 +259,8 @@ func TestFirstPatternWins(t *testing.T) {
 
 func TestSkipsOwnPID(t *testing.T) {
 	root := fixtureTree(t, "proc_basic")
+	makeSelf(t, root, 100, initPIDNamespace)
 	p := newFixturePlugin(t, root, nil)
-	p.scanner.selfPID = 100
 	acc := gather(t, p, root)
 	var pids []string
 	for _, m := range acc.GetTelegrafMetrics() {
@@ -234,7 +273,7 @@ func TestSkipsOwnPID(t *testing.T) {
 }
 
 func TestMinAge(t *testing.T) {
-	root := fixtureTree(t, "proc_basic")
+	root := basicTree(t)
 	p := newFixturePlugin(t, root, func(p *ProcBlocking) { p.MinAge = config.Duration(30 * time.Minute) })
 	acc := gather(t, p, root)
 	all := basicMetrics()
@@ -246,7 +285,7 @@ func TestMinAge(t *testing.T) {
 // cgroup are not read and its command line is not rendered. Its CPU time is
 // still kept, so that cpu_usage is there the first time it is reported.
 func TestMinAgeSkipsYoungProcessesCheaply(t *testing.T) {
-	root := fixtureTree(t, "proc_basic")
+	root := basicTree(t)
 	clock := fixtureNow
 	p := newFixturePlugin(t, root, func(p *ProcBlocking) {
 		p.MinAge = config.Duration(30 * time.Minute)
@@ -310,7 +349,7 @@ func cpuUsageOf(t *testing.T, acc *testutil.Accumulator, pid string) (float64, b
 }
 
 func TestCPUUsageAndPIDReuse(t *testing.T) {
-	root := fixtureTree(t, "proc_basic")
+	root := basicTree(t)
 	clock := fixtureNow
 	p := newFixturePlugin(t, root, func(p *ProcBlocking) { p.now = func() time.Time { return clock } })
 
@@ -359,7 +398,7 @@ func scanOf(t *testing.T, acc *testutil.Accumulator) telegraf.Metric {
 }
 
 func TestProcRootGoesAndComesBack(t *testing.T) {
-	root := fixtureTree(t, "proc_basic")
+	root := basicTree(t)
 	p := newFixturePlugin(t, root, nil)
 	require.Equal(t, true, scanOf(t, gather(t, p, root)).Fields()["ok"])
 
@@ -427,20 +466,21 @@ func TestProcessVanishesMidScan(t *testing.T) {
 		// what is left of the fixture's three matches, and the error count
 		want   []string
 		errors int64
-		orphan bool // of PID 600 when reported
+		orphan any // of PID 600 when reported; nil: the field is left out
 	}{
 		{name: "gone before cmdline", step: stepListed, pid: 100, remove: "100", want: []string{"300", "600"}, errors: 1, orphan: true},
 		{name: "gone before stat", step: stepMatched, pid: 100, remove: "100", want: []string{"300", "600"}, errors: 1, orphan: true},
 		{name: "stat gone before stat", step: stepMatched, pid: 300, remove: "300/stat", want: []string{"100", "600"}, errors: 1, orphan: true},
 		// The parent exits after the child's stat: the child is still
-		// reported, its orphan flag unknown (false), the failure counted.
-		{name: "parent gone before its status", step: stepStat, pid: 600, remove: "610/status", want: []string{"100", "300", "600"}, errors: 1, orphan: false},
+		// reported, its orphan state unknown (no orphan field), the failure
+		// counted.
+		{name: "parent gone before its status", step: stepStat, pid: 600, remove: "610/status", want: []string{"100", "300", "600"}, errors: 1, orphan: nil},
 		// Alive when its stat was read: reported, without a container id.
 		{name: "gone before cgroup", step: stepOrphaned, pid: 600, remove: "600", want: []string{"100", "300", "600"}, errors: 0, orphan: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := fixtureTree(t, "proc_basic")
+			root := basicTree(t)
 			logger := &testutil.CaptureLogger{Name: "inputs.procblocking"}
 			p := newFixturePlugin(t, root, func(p *ProcBlocking) { p.Log = logger })
 			p.scanner.hook = func(step string, pid int64) {
@@ -457,7 +497,9 @@ func TestProcessVanishesMidScan(t *testing.T) {
 				}
 				pids = append(pids, m.Tags()["pid"])
 				if m.Tags()["pid"] == "600" {
-					require.Equal(t, tt.orphan, m.Fields()["orphan"])
+					orphan, has := m.Fields()["orphan"]
+					require.Equal(t, tt.orphan != nil, has)
+					require.Equal(t, tt.orphan, orphan)
 					_, hasID := m.Fields()["container_id"]
 					require.Equal(t, tt.step != stepOrphaned, hasID)
 				}
@@ -493,7 +535,7 @@ func TestBrokenFiles(t *testing.T) {
 		// pid 100 reported?
 		reported    bool
 		errors      int64
-		orphan      bool
+		orphan      any // nil: the field is left out
 		containerID bool
 	}{
 		{name: "stat empty", file: "100/stat", content: "", errors: 1},
@@ -511,7 +553,7 @@ func TestBrokenFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := fixtureTree(t, "proc_basic")
+			root := basicTree(t)
 			path := filepath.Join(root, tt.file)
 			if tt.content == "" && tt.file != "100/stat" {
 				require.NoError(t, os.Remove(path))
@@ -529,7 +571,9 @@ func TestBrokenFiles(t *testing.T) {
 			}
 			require.Equal(t, tt.reported, got != nil)
 			if got != nil {
-				require.Equal(t, tt.orphan, got.Fields()["orphan"])
+				orphan, has := got.Fields()["orphan"]
+				require.Equal(t, tt.orphan != nil, has)
+				require.Equal(t, tt.orphan, orphan)
 				_, hasID := got.Fields()["container_id"]
 				require.Equal(t, tt.containerID, hasID)
 			}
@@ -540,8 +584,11 @@ func TestBrokenFiles(t *testing.T) {
 	}
 }
 
-func TestManyMatchingProcesses(t *testing.T) {
-	const n = 2000
+// manyMatchingTree is a fake tree of n pytest processes, PIDs 100 to
+// 100+n-1, orphaned onto a tini. Its range holds the PIDs a test binary
+// typically runs as, and scripts/test-in-pidns.sh runs it as PID 100.
+func manyMatchingTree(t *testing.T, n int) string {
+	t.Helper()
 	root := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(root, "stat"), []byte("cpu  1 0 1 10 0 0 0 0 0 0\nbtime 1700000000\n"), 0o600))
 	write := func(pid int, cmdline, stat, status string) {
@@ -552,25 +599,26 @@ func TestManyMatchingProcesses(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "status"), []byte(status), 0o600))
 	}
 	write(1, "tini\x00", "1 (tini) S 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 0 1 0 10", "NSpid:\t1\n")
-	for pid := 1000; pid < 1000+n; pid++ {
+	for pid := 100; pid < 100+n; pid++ {
 		write(pid, "python3\x00-m\x00pytest\x00tests/t"+strconv.Itoa(pid)+".py\x00",
 			strconv.Itoa(pid)+" (python3) S 1 0 0 0 0 0 0 0 0 0 7 3 0 0 0 0 1 0 100 0 10",
 			"NSpid:\t"+strconv.Itoa(pid)+"\n")
 	}
-	p := &ProcBlocking{
-		Patterns:         []string{"pytest"},
-		ProcRoot:         root,
-		CmdlineMaxLength: 512,
-		Log:              testutil.Logger{},
-		now:              func() time.Time { return fixtureNow },
-	}
-	require.NoError(t, p.Init())
+	return root
+}
+
+// Every process of the tree is reported, whatever PID the test runs as: the
+// tree has no self, so nothing in it is the agent.
+func TestManyMatchingProcesses(t *testing.T) {
+	const n = 2000
+	root := manyMatchingTree(t, n)
+	p := newFixturePlugin(t, root, nil)
 	acc := gather(t, p, root)
 	require.Empty(t, acc.Errors)
 	ms := acc.GetTelegrafMetrics()
-	require.Len(t, ms, n+1)
+	require.Equal(t, n+1, len(ms))
 	for i, m := range ms[:n] {
-		require.Equal(t, strconv.Itoa(1000+i), m.Tags()["pid"])
+		require.Equal(t, strconv.Itoa(100+i), m.Tags()["pid"])
 		require.Equal(t, true, m.Fields()["orphan"])
 		require.Equal(t, fixtureNow, m.Time())
 	}
@@ -579,10 +627,23 @@ func TestManyMatchingProcesses(t *testing.T) {
 	require.Equal(t, int64(n), scan.Fields()["matched"])
 	require.Equal(t, int64(n+1), scan.Fields()["processes"])
 	require.Equal(t, int64(0), scan.Fields()["errors"])
+
+	// With a self, exactly that PID is the agent, and only it is left out.
+	makeSelf(t, root, 1062, initPIDNamespace)
+	acc = gather(t, p, root)
+	require.Equal(t, n, len(acc.GetTelegrafMetrics()))
+	var missing []int
+	for i, m := range acc.GetTelegrafMetrics()[:n-1] {
+		if m.Tags()["pid"] != strconv.Itoa(100+i+len(missing)) {
+			missing = append(missing, 100+i+len(missing))
+		}
+	}
+	require.Equal(t, []int{1062}, missing)
+	require.Equal(t, int64(n-1), scanOf(t, acc).Fields()["matched"])
 }
 
 func TestNonMatchingProcessAllocatesNothing(t *testing.T) {
-	root := fixtureTree(t, "proc_basic")
+	root := basicTree(t)
 	p := newFixturePlugin(t, root, nil)
 	dirfd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	require.NoError(t, err)
@@ -601,7 +662,7 @@ func TestNonMatchingProcessAllocatesNothing(t *testing.T) {
 }
 
 func TestInitErrors(t *testing.T) {
-	root := fixtureTree(t, "proc_basic")
+	root := basicTree(t)
 	notProc := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(notProc, "stat"), []byte("cpu  1 2 3 4 0 0 0 0 0 0\nintr 0\n"), 0o600))
 	tests := []struct {
@@ -609,27 +670,31 @@ func TestInitErrors(t *testing.T) {
 		modify func(*ProcBlocking)
 		want   string
 	}{
-		{"no patterns", func(p *ProcBlocking) { p.Patterns = nil }, "invalid 'patterns'"},
-		{"empty pattern", func(p *ProcBlocking) { p.Patterns = []string{"pytest", ""} }, `invalid 'patterns' entry 1 ""`},
-		{"bad regex", func(p *ProcBlocking) { p.Patterns = []string{"py(test"}; p.PatternType = "regex" }, `invalid 'patterns' entry 0 "py(test"`},
+		{"patterns empty", func(p *ProcBlocking) { p.Patterns = []string{} }, `invalid 'patterns' "[]": nothing to match`},
+		{"no pattern at all", func(p *ProcBlocking) { p.Patterns, p.Pattern = nil, nil }, `invalid 'patterns' "[]": nothing to match`},
+		{"empty pattern", func(p *ProcBlocking) { p.Patterns = []string{"pytest", ""} }, `invalid 'patterns' "": empty pattern`},
+		{"bad regex", func(p *ProcBlocking) { p.Patterns = []string{"py(test"}; p.PatternType = "regex" }, `invalid 'patterns' "py(test": error parsing regexp`},
 		{"unknown pattern_type", func(p *ProcBlocking) { p.PatternType = "glob" }, `invalid 'pattern_type' "glob": want "substring" or "regex"`},
-		{"negative min_age", func(p *ProcBlocking) { p.MinAge = config.Duration(-time.Second) }, `invalid 'min_age' "-1s"`},
-		{"cmdline_max_length too small", func(p *ProcBlocking) { p.CmdlineMaxLength = 15 }, `invalid 'cmdline_max_length' 15`},
-		{"cmdline_max_length zero", func(p *ProcBlocking) { p.CmdlineMaxLength = 0 }, `invalid 'cmdline_max_length' 0`},
-		{"bad redact regex", func(p *ProcBlocking) { p.Redact = []string{"a["} }, `invalid 'redact' entry 0 "a["`},
-		{"proc_root missing", func(p *ProcBlocking) { p.ProcRoot = filepath.Join(root, "nope") }, `invalid 'proc_root' "` + filepath.Join(root, "nope") + `"`},
+		{"named pattern without name", func(p *ProcBlocking) { p.Pattern = []namedPattern{{Regex: "x"}} }, `invalid 'pattern.name' "": every [[inputs.procblocking.pattern]] needs a name`},
+		{"named pattern without regex or substring", func(p *ProcBlocking) { p.Pattern = []namedPattern{{Name: "x"}} }, `invalid 'pattern' "x": give it either a non-empty regex or a non-empty substring`},
+		{"named pattern with both", func(p *ProcBlocking) { p.Pattern = []namedPattern{{Name: "x", Regex: "a", Substring: "b"}} }, `invalid 'pattern' "x": give it either`},
+		{"named pattern bad regex", func(p *ProcBlocking) { p.Pattern = []namedPattern{{Name: "x", Regex: "a["}} }, `invalid 'pattern.regex' "a[": error parsing regexp`},
+		{"regex_max_bytes too small", func(p *ProcBlocking) { p.RegexMaxBytes = 255 }, `invalid 'regex_max_bytes' "255": want at least 256 bytes`},
+		{"regex_max_bytes zero", func(p *ProcBlocking) { p.RegexMaxBytes = 0 }, `invalid 'regex_max_bytes' "0": want at least 256 bytes`},
+		{"negative min_age", func(p *ProcBlocking) { p.MinAge = config.Duration(-time.Second) }, `invalid 'min_age' "-1s": must not be negative`},
+		{"cmdline_max_length too small", func(p *ProcBlocking) { p.CmdlineMaxLength = 15 }, `invalid 'cmdline_max_length' "15": want at least 16`},
+		{"cmdline_max_length zero", func(p *ProcBlocking) { p.CmdlineMaxLength = 0 }, `invalid 'cmdline_max_length' "0": want at least 16`},
+		{"empty redact regex", func(p *ProcBlocking) { p.Redact = []string{""} }, `invalid 'redact' "": empty regex`},
+		{"bad redact regex", func(p *ProcBlocking) { p.Redact = []string{"a["} }, `invalid 'redact' "a[": error parsing regexp`},
+		{"proc_root missing", func(p *ProcBlocking) { p.ProcRoot = filepath.Join(root, "nope") }, `invalid 'proc_root' "` + filepath.Join(root, "nope") + `": not a proc filesystem`},
 		{"proc_root without btime", func(p *ProcBlocking) { p.ProcRoot = notProc }, `invalid 'proc_root' "` + notProc + `": not a proc filesystem`},
-		{"proc_root a file", func(p *ProcBlocking) { p.ProcRoot = filepath.Join(root, "stat") }, `invalid 'proc_root'`},
+		{"proc_root a file", func(p *ProcBlocking) { p.ProcRoot = filepath.Join(root, "stat") }, `invalid 'proc_root' "` + filepath.Join(root, "stat") + `": not a proc filesystem`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &ProcBlocking{
-				Patterns:         []string{"pytest"},
-				PatternType:      "substring",
-				ProcRoot:         root,
-				CmdlineMaxLength: 512,
-				Log:              testutil.Logger{},
-			}
+			p := newPlugin(t)
+			p.Patterns = []string{"pytest"}
+			p.ProcRoot = root
 			tt.modify(p)
 			require.ErrorContains(t, p.Init(), tt.want)
 		})
@@ -637,30 +702,91 @@ func TestInitErrors(t *testing.T) {
 }
 
 func TestHostProcEnv(t *testing.T) {
-	root := fixtureTree(t, "proc_basic")
+	root := basicTree(t)
 	t.Setenv("HOST_PROC", root)
-	p := &ProcBlocking{Patterns: []string{"pytest"}, CmdlineMaxLength: 512, Log: testutil.Logger{}}
+	p := newPlugin(t)
 	require.NoError(t, p.Init())
 	require.Equal(t, root, p.root)
 
-	t.Setenv("HOST_PROC", t.TempDir())
-	p = &ProcBlocking{Patterns: []string{"pytest"}, CmdlineMaxLength: 512, Log: testutil.Logger{}}
-	require.ErrorContains(t, p.Init(), "$HOST_PROC")
+	notProc := t.TempDir()
+	t.Setenv("HOST_PROC", notProc)
+	p = newPlugin(t)
+	require.ErrorContains(t, p.Init(), `invalid 'proc_root' "`+notProc+`": not a proc filesystem (the value comes from $HOST_PROC`)
 }
 
 func TestSampleConfig(t *testing.T) {
-	c := config.NewConfig()
-	require.NoError(t, c.LoadConfigData([]byte(sampleConfig), "sample.conf"))
-	require.Len(t, c.Inputs, 1)
-	p, ok := c.Inputs[0].Input.(*ProcBlocking)
-	require.True(t, ok)
-	require.Equal(t, []string{"pytest"}, p.Patterns)
+	load := func(conf string) *ProcBlocking {
+		c := config.NewConfig()
+		require.NoError(t, c.LoadConfigData([]byte(conf), "sample.conf"))
+		require.Len(t, c.Inputs, 1)
+		p, ok := c.Inputs[0].Input.(*ProcBlocking)
+		require.True(t, ok)
+		return p
+	}
+	p := load(sampleConfig)
+	require.Nil(t, p.Patterns)
+	require.Equal(t, defaultPatterns(), p.Pattern)
 	require.Equal(t, "substring", p.PatternType)
 	require.Equal(t, 512, p.CmdlineMaxLength)
+	require.Equal(t, config.Size(4096), p.RegexMaxBytes)
+
+	// Uncommented, the sample sets every option to the factory's default,
+	// and its named pattern is the one the code uses.
+	uncommented := regexp.MustCompile(`(?m)^  # `).ReplaceAllString(sampleConfig, "  ")
+	p = load(uncommented)
+	require.Equal(t, []string{"pytest"}, p.Patterns)
+	require.Equal(t, defaultPatterns(), p.Pattern)
+	require.Equal(t, "substring", p.PatternType)
+	require.Empty(t, p.ProcRoot)
+	require.Zero(t, p.MinAge)
+	require.Equal(t, 512, p.CmdlineMaxLength)
+	require.Equal(t, config.Size(4096), p.RegexMaxBytes)
+	require.Empty(t, p.Redact)
 
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	require.Contains(t, string(readme), sampleConfig, "README.md must contain sample.conf word for word")
+	require.Contains(t, string(readme), "    regex = '"+pytestRegex+"'\n", "the README's named-pattern example is the default")
+}
+
+// Plain patterns replace the default named pattern; named ones replace it
+// too; both together are tried plain first.
+func TestPatternsFromTOML(t *testing.T) {
+	root := basicTree(t)
+	tests := []struct {
+		name string
+		toml string
+		want []string // the pattern tags, in order
+	}{
+		{"nothing configured", ``, []string{"pytest"}},
+		{"plain", `patterns = ["pytest", "celery"]`, []string{"pytest", "celery"}},
+		{"named", `
+[[inputs.procblocking.pattern]]
+  name = "tests"
+  substring = "pytest"
+[[inputs.procblocking.pattern]]
+  name = "workers"
+  regex = '^celery '
+`, []string{"tests", "workers"}},
+		{"both", `
+patterns = ["tests/x.py"]
+[[inputs.procblocking.pattern]]
+  name = "pytest"
+  substring = "pytest"
+`, []string{"tests/x.py", "pytest"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := config.NewConfig()
+			conf := "[[inputs.procblocking]]\n  proc_root = \"" + root + "\"\n" + tt.toml + "\n"
+			require.NoError(t, c.LoadConfigData([]byte(conf), "test.conf"))
+			require.Len(t, c.Inputs, 1)
+			p := c.Inputs[0].Input.(*ProcBlocking)
+			p.Log = testutil.Logger{}
+			require.NoError(t, p.Init())
+			require.Equal(t, tt.want, p.scanner.matcher.names)
+		})
+	}
 }
 
 func TestLongAndInvalidCmdlines(t *testing.T) {
@@ -691,7 +817,7 @@ func TestLongAndInvalidCmdlines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := fixtureTree(t, "proc_basic")
+			root := basicTree(t)
 			require.NoError(t, os.WriteFile(filepath.Join(root, "100", "cmdline"), []byte(tt.cmdline), 0o600))
 			p := newFixturePlugin(t, root, nil)
 			acc := gather(t, p, root)
@@ -718,7 +844,7 @@ func TestLongAndInvalidCmdlines(t *testing.T) {
 // process takes the PID: the new one was never matched, so nothing is
 // reported for that PID.
 func TestPIDReusedMidScan(t *testing.T) {
-	root := fixtureTree(t, "proc_basic")
+	root := basicTree(t)
 	p := newFixturePlugin(t, root, nil)
 	p.scanner.hook = func(step string, pid int64) {
 		if step == stepStat && pid == 600 {

@@ -48,12 +48,9 @@ func waitCmdline(t *testing.T, pid int, want string) {
 
 func newRealPlugin(t *testing.T, pattern string) *ProcBlocking {
 	t.Helper()
-	p := &ProcBlocking{
-		Patterns:         []string{pattern},
-		ProcRoot:         "/proc",
-		CmdlineMaxLength: 512,
-		Log:              testutil.Logger{},
-	}
+	p := newPlugin(t)
+	p.Patterns = []string{pattern}
+	p.ProcRoot = "/proc"
 	require.NoError(t, p.Init())
 	return p
 }

@@ -38,12 +38,17 @@ type procInfo struct {
 	createdAtNs int64
 	cpuSeconds  float64
 	stat        procStat
-	orphan      bool
+	orphan      orphanState
 	cmdline     string
 	containerID string
-	// young is set for a process below min_age: only its CPU time is known,
-	// kept so that cpu_usage is there when it is first reported.
+	// young is set for a process below min_age: only its stat is known,
+	// kept so that cpu_usage is there when it is first reported, and so
+	// that it counts in the jobs of its descendants.
 	young bool
+	// The job the process belongs to: the topmost process of its chain of
+	// matching parents (see assignJobs).
+	jobPID         int64
+	jobCreatedAtNs int64
 }
 
 type scanResult struct {
@@ -56,13 +61,13 @@ type scanResult struct {
 // that does not match costs a few syscalls and no allocation.
 type scanner struct {
 	root     string
-	selfPID  int64
 	matcher  *matcher
 	redactor *redactor
 	debugf   func(format string, args ...any)
 	hook     func(step string, pid int64)
 
 	dirBuf []byte // getdents records
+	link   []byte // the target of <root>/self
 	path   []byte // NUL-terminated "<pid>/<file>" relative to the root fd
 	raw    []byte // cmdline as read
 	joined []byte // cmdline with NULs turned into spaces, matched on
@@ -76,6 +81,7 @@ func newScanner(root string, m *matcher, r *redactor, debugf func(string, ...any
 		redactor: r,
 		debugf:   debugf,
 		dirBuf:   make([]byte, 32<<10),
+		link:     make([]byte, 32),
 		path:     make([]byte, 0, 64),
 		raw:      make([]byte, 0, 4<<10),
 		joined:   make([]byte, 0, 4<<10),
@@ -99,6 +105,10 @@ func (s *scanner) scan(youngAfterNs int64) (scanResult, error) {
 		return res, fmt.Errorf("opening proc root: %w", err)
 	}
 	defer unix.Close(dirfd)
+	// The agent is the process <root>/self names: its PID as the proc root
+	// sees it, which under HOST_PROC is not os.Getpid(). A root without
+	// self (a fake tree) holds no agent.
+	self := s.readSelf(dirfd)
 
 	parents := make(parentCache)
 	for {
@@ -129,7 +139,7 @@ func (s *scanner) scan(youngAfterNs int64) (scanResult, error) {
 				continue
 			}
 			res.processes++
-			if pid == s.selfPID {
+			if pid == self {
 				continue
 			}
 			if info, ok := s.process(dirfd, name, pid, btime, youngAfterNs, parents, &res); ok {
@@ -138,7 +148,24 @@ func (s *scanner) scan(youngAfterNs int64) (scanResult, error) {
 		}
 	}
 	slices.SortFunc(res.procs, func(a, b procInfo) int { return cmp.Compare(a.pid, b.pid) })
+	assignJobs(res.procs)
 	return res, nil
+}
+
+// readSelf returns the PID <root>/self links to, or 0 when it does not
+// exist or is no link to a PID.
+func (s *scanner) readSelf(dirfd int) int64 {
+	s.path = append(s.path[:0], "self\x00"...)
+	n, _, errno := unix.Syscall6(unix.SYS_READLINKAT, uintptr(dirfd), uintptr(unsafe.Pointer(&s.path[0])),
+		uintptr(unsafe.Pointer(&s.link[0])), uintptr(len(s.link)), 0, 0)
+	if errno != 0 || int(n) >= len(s.link) {
+		return 0
+	}
+	pid, ok := parsePID(s.link[:n])
+	if !ok {
+		return 0
+	}
+	return pid
 }
 
 // process looks at one PID. Everything up to the match is allocation-free.
@@ -165,12 +192,13 @@ func (s *scanner) process(dirfd int, name []byte, pid int64, btime uint64, young
 		pid:         pid,
 		createdAtNs: int64(btime)*1e9 + int64(st.startTime)*(1e9/userHZ),
 		cpuSeconds:  float64(st.utime+st.stime) / userHZ,
+		stat:        st,
 	}
 	if info.createdAtNs > youngAfterNs {
 		info.young = true
 		return info, true
 	}
-	info.pattern = s.matcher.patterns[idx]
+	info.pattern = s.matcher.names[idx]
 	info.cmdline = s.redactor.render(raw)
 
 	s.step(stepStat, pid)
@@ -179,6 +207,7 @@ func (s *scanner) process(dirfd int, name []byte, pid int64, btime uint64, young
 	if err != nil {
 		// The parent may have exited and the process been reparented: look
 		// again once, so that a process that is still there is not lost.
+		// (Or the parent is hidden by hidepid, and will be again.)
 		again, errAgain := s.readStat(dirfd, name)
 		if errAgain != nil {
 			s.fail(res, pid, "stat", errAgain)
@@ -191,8 +220,9 @@ func (s *scanner) process(dirfd int, name []byte, pid int64, btime uint64, young
 		}
 		st = again
 		if orphan, err = parents.isOrphan(st.ppid, readStatus); err != nil {
-			s.fail(res, pid, "parent status", err)
-			orphan = false
+			// Reported all the same, with its orphan state unknown.
+			res.errors++
+			s.debugf("PID %d: reading the status of its parent %d: %v", pid, st.ppid, err)
 		}
 	}
 	info.stat = st
@@ -205,7 +235,7 @@ func (s *scanner) process(dirfd int, name []byte, pid int64, btime uint64, young
 	if cg, err := s.read(dirfd, name, "cgroup", &s.file, maxSmallFile); err == nil {
 		info.containerID = parseContainerID(cg)
 	} else {
-		s.debugf("pid %d: reading cgroup: %v", pid, err)
+		s.debugf("PID %d: reading cgroup: %v", pid, err)
 	}
 	return info, true
 }
@@ -219,10 +249,10 @@ func (s *scanner) step(step string, pid int64) {
 func (s *scanner) fail(res *scanResult, pid int64, what string, err error) {
 	res.errors++
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
-		s.debugf("pid %d vanished while reading %s", pid, what)
+		s.debugf("PID %d vanished while reading %s", pid, what)
 		return
 	}
-	s.debugf("pid %d: reading %s: %v", pid, what, err)
+	s.debugf("PID %d: reading %s: %v", pid, what, err)
 }
 
 func (s *scanner) readStat(dirfd int, name []byte) (procStat, error) {

@@ -1,0 +1,161 @@
+//go:build linux
+
+package procblocking
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/influxdata/telegraf"
+)
+
+// minRegexMaxBytes is the least regex_max_bytes accepted: real pytest
+// command lines need more than their first line of text to match.
+const minRegexMaxBytes = 256
+
+// platform is the run-time state of the plugin on Linux.
+type platform struct {
+	root    string
+	scanner *scanner
+	// hostView is whether the agent sees the host's processes, decided once
+	// in Init and reported with every scan.
+	hostView bool
+	// now is the clock of the gather; tests inject a fixed one.
+	now func() time.Time
+	// prev holds the CPU time of each process matched by the previous
+	// successful gather, keyed by PID; rebuilt every gather so it only ever
+	// holds current matches.
+	prev map[int64]cpuSample
+}
+
+type cpuSample struct {
+	createdAtNs int64
+	cpuSeconds  float64
+	at          time.Time
+}
+
+func (p *ProcBlocking) Init() error {
+	named := p.Pattern
+	if p.Patterns != nil && len(p.defaultPattern) > 0 && len(named) > 0 && &named[0] == &p.defaultPattern[0] {
+		// Plain patterns replace the default; they do not add to it.
+		named = nil
+	}
+	if p.RegexMaxBytes < minRegexMaxBytes {
+		return fmt.Errorf("invalid 'regex_max_bytes' \"%d\": want at least %d bytes", p.RegexMaxBytes, minRegexMaxBytes)
+	}
+	m, err := newMatcher(p.Patterns, p.PatternType, named, int(min(int64(p.RegexMaxBytes), maxCmdline)))
+	if err != nil {
+		return err
+	}
+	if p.MinAge < 0 {
+		return fmt.Errorf("invalid 'min_age' %q: must not be negative", time.Duration(p.MinAge).String())
+	}
+	r, err := newRedactor(p.Redact, p.CmdlineMaxLength)
+	if err != nil {
+		return err
+	}
+
+	p.root = p.ProcRoot
+	if p.root == "" {
+		p.root = os.Getenv("HOST_PROC")
+	}
+	if p.root == "" {
+		p.root = "/proc"
+	}
+	if _, err := readBtime(p.root); err != nil {
+		if p.ProcRoot == "" {
+			return fmt.Errorf("invalid 'proc_root' %q: not a proc filesystem (the value comes from $HOST_PROC or the default): %w", p.root, err)
+		}
+		return fmt.Errorf("invalid 'proc_root' %q: not a proc filesystem: %w", p.root, err)
+	}
+
+	debugf := func(string, ...any) {}
+	if p.Log != nil {
+		debugf = p.Log.Debugf
+	}
+	p.scanner = newScanner(p.root, m, r, debugf)
+	var warnings []string
+	p.hostView, warnings = judgeView(p.root, readViewFacts(p.root))
+	for _, w := range warnings {
+		if p.Log != nil {
+			p.Log.Warn(w)
+		}
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	p.prev = make(map[int64]cpuSample)
+	return nil
+}
+
+func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
+	now := p.now()
+	started := time.Now()
+	res, err := p.scanner.scan(now.Add(-time.Duration(p.MinAge)).UnixNano())
+	durationMs := float64(time.Since(started).Nanoseconds()) / 1e6
+
+	scanFields := map[string]any{
+		"processes":   res.processes,
+		"matched":     int64(0),
+		"errors":      res.errors,
+		"duration_ms": durationMs,
+		"ok":          err == nil,
+		"host_view":   p.hostView,
+	}
+	if err != nil {
+		// The processor downstream must tell "could not look" from "nothing
+		// is there", so the failure is a metric as well as an error.
+		err = fmt.Errorf("scanning %q: %w", p.root, err)
+		acc.AddError(err)
+		scanFields["error"] = err.Error()
+		acc.AddFields("procblocking_scan", scanFields, nil, now)
+		return nil
+	}
+
+	next := make(map[int64]cpuSample, len(res.procs))
+	var matched int64
+	for i := range res.procs {
+		info := &res.procs[i]
+		next[info.pid] = cpuSample{createdAtNs: info.createdAtNs, cpuSeconds: info.cpuSeconds, at: now}
+		if info.young {
+			continue
+		}
+		matched++
+		fields := map[string]any{
+			"age_seconds":    now.Sub(time.Unix(0, info.createdAtNs)).Seconds(),
+			"cpu_seconds":    info.cpuSeconds,
+			"created_at":     info.createdAtNs,
+			"ppid":           info.stat.ppid,
+			"state":          info.stat.state,
+			"comm":           info.stat.comm,
+			"threads":        info.stat.threads,
+			"rss_bytes":      info.stat.rssPages * int64(os.Getpagesize()),
+			"cmdline":        info.cmdline,
+			"job_pid":        info.jobPID,
+			"job_created_at": info.jobCreatedAtNs,
+		}
+		if info.orphan != orphanUnknown {
+			fields["orphan"] = info.orphan == orphanYes
+		}
+		if prev, ok := p.prev[info.pid]; ok && prev.createdAtNs == info.createdAtNs {
+			if dt := now.Sub(prev.at).Seconds(); dt > 0 {
+				fields["cpu_usage"] = (info.cpuSeconds - prev.cpuSeconds) / dt * 100
+			}
+		}
+		if info.containerID != "" {
+			fields["container_id"] = info.containerID
+		}
+		tags := map[string]string{
+			"pattern": info.pattern,
+			"pid":     strconv.FormatInt(info.pid, 10),
+		}
+		acc.AddFields("procblocking", fields, tags, now)
+	}
+	p.prev = next
+
+	scanFields["matched"] = matched
+	acc.AddFields("procblocking_scan", scanFields, nil, now)
+	return nil
+}

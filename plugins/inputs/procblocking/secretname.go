@@ -1,0 +1,127 @@
+package procblocking
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// The name of an option, variable or header carries a secret when it holds
+// one of secretWords anywhere (DB_PASSWORD, --client-secret, X-Auth-Token),
+// or one of secretParts as a whole part between '-', '_' and '.' (--pass,
+// DB_PASS, --key, --access-key; not --bypass or --keyword). Case does not
+// matter.
+var (
+	secretWords = []string{"password", "passwd", "pwd", "token", "secret", "apikey", "api-key", "api_key", "credential", "auth"}
+	secretParts = []string{"pass", "passphrase", "key"}
+	// secretNameHints are the substrings one of which every secret name holds.
+	secretNameHints = []string{"pass", "pwd", "token", "secret", "api", "credential", "auth", "key"}
+)
+
+func isSecretName(name string) bool {
+	folded := foldName(name)
+	for _, w := range secretWords {
+		if strings.Contains(folded, w) {
+			return true
+		}
+	}
+	for part := range strings.FieldsFuncSeq(folded, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
+		for _, p := range secretParts {
+			if part == p {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// foldName lowers ASCII letters and maps any other letter whose case folds
+// to an ASCII one (U+017F ſ to s, U+212A K to k) to that letter, so that a
+// name matches as it would under a (?i) regex.
+func foldName(name string) string {
+	ascii := true
+	for i := 0; i < len(name); i++ {
+		if name[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ToLower(name)
+	}
+	return strings.Map(func(r rune) rune {
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < utf8.RuneSelf {
+				return unicode.ToLower(f)
+			}
+		}
+		return unicode.ToLower(r)
+	}, name)
+}
+
+// isArgSpace is what separates arguments in a joined command line, as \s
+// does in a regex.
+func isArgSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+// nextArg returns the bounds of the first argument of s at or after from,
+// or start == len(s) when there is none.
+func nextArg(s string, from int) (start, end int) {
+	start = from
+	for start < len(s) && isArgSpace(s[start]) {
+		start++
+	}
+	end = start
+	for end < len(s) && !isArgSpace(s[end]) {
+		end++
+	}
+	return start, end
+}
+
+// maskKeyValues masks the value of every NAME=VALUE argument whose NAME
+// names a secret: --password=x, TOKEN=x.
+func maskKeyValues(s string) string {
+	var out strings.Builder
+	done := 0
+	for start, end := nextArg(s, 0); start < len(s); start, end = nextArg(s, end) {
+		arg := s[start:end]
+		eq := strings.IndexByte(arg, '=')
+		if eq <= 0 || eq == len(arg)-1 || !isSecretName(arg[:eq]) {
+			continue
+		}
+		out.WriteString(s[done : start+eq+1])
+		out.WriteString(mask)
+		done = end
+	}
+	if done == 0 {
+		return s
+	}
+	out.WriteString(s[done:])
+	return out.String()
+}
+
+// maskOptionArguments masks the argument after every option that names a
+// secret (--token x, -password x), unless that argument is an option itself.
+func maskOptionArguments(s string) string {
+	var out strings.Builder
+	done := 0
+	for start, end := nextArg(s, 0); start < len(s); start, end = nextArg(s, end) {
+		arg := s[start:end]
+		if arg[0] != '-' || strings.IndexByte(arg, '=') >= 0 || !isSecretName(arg) {
+			continue
+		}
+		valStart, valEnd := nextArg(s, end)
+		if valStart == len(s) || s[valStart] == '-' {
+			continue
+		}
+		out.WriteString(s[done:valStart])
+		out.WriteString(mask)
+		done, end = valEnd, valEnd
+	}
+	if done == 0 {
+		return s
+	}
+	out.WriteString(s[done:])
+	return out.String()
+}
