@@ -22,13 +22,6 @@ import (
 	"github.com/procblocking/procblocking/internal/proctest"
 )
 
-// telegramQueueOption is the line of telegram-execd's configuration that
-// keeps its undelivered events on disk, under /var/lib/procblocking/telegram
-// (the test moves /var/lib/procblocking to a temporary directory). While it
-// is empty the run leaves out the one step that needs a queue on disk: the
-// SIGKILL of Telegraf and its shims in the middle of a Telegram outage.
-const telegramQueueOption = ""
-
 // stockCooldown is alertstate's cooldown in this test: the shortest gap
 // between two alerts of one process.
 const stockCooldown = 6 * time.Second
@@ -229,9 +222,9 @@ func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
 	shimConfigs := map[string]string{
 		"procblocking-execd": fmt.Sprintf("[[inputs.procblocking]]\n  patterns = [%q]\n", orphan.Marker),
 		"alertstate-execd": fmt.Sprintf("[[processors.alertstate]]\n  threshold = \"3s\"\n  cooldown = %q\n"+
-			"  state_file = \"/var/lib/procblocking/alertstate.json\"\n", stockCooldown),
+			"  group_interval = \"0s\"\n  state_file = \"/var/lib/procblocking/alertstate.json\"\n", stockCooldown),
 		"telegram-execd": fmt.Sprintf("[[outputs.telegram]]\n  token = \"${TELEGRAM_BOT_TOKEN}\"\n  chat_id = \"-100123\"\n"+
-			"  api_url = %q\n  timeout = \"2s\"\n  %s\n", tg.URL(), telegramQueueOption),
+			"  api_url = %q\n  timeout = \"2s\"\n", tg.URL()),
 	}
 	for name, path := range shims {
 		conf, ok := shimConfigs[name]
@@ -303,16 +296,15 @@ func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
 		return strings.Contains(strings.Join(eventKinds(alertEvents(readHistory(t, history))), " "), "recovery")
 	})
 	proctest.WaitFor(t, 60*time.Second, "a failed attempt to send the recovery", func() bool { return tg.Requests() > outageFrom })
-	if telegramQueueOption != "" {
-		// The queue is on disk: a crash in the middle of the outage loses nothing.
-		agent.crash()
-		agent.start()
-		tried := tg.Requests()
-		proctest.WaitFor(t, 60*time.Second, "the restarted shim to retry the recovery", func() bool {
-			agent.requireRunning()
-			return tg.Requests() > tried
-		})
-	}
+	// telegram-execd's queue is on disk (--state-directory in the README's
+	// table): a crash in the middle of the outage loses nothing.
+	agent.crash()
+	agent.start()
+	tried := tg.Requests()
+	proctest.WaitFor(t, 60*time.Second, "the restarted shim to retry the recovery", func() bool {
+		agent.requireRunning()
+		return tg.Requests() > tried
+	})
 	require.Zero(t, count(tg.Messages(), "recovery"))
 	tg.SetDefault(botapitest.Response{})
 	proctest.WaitFor(t, 60*time.Second, "the recovery once Telegram is back", func() bool {
