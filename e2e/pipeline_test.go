@@ -1,9 +1,9 @@
-package alertstate
+package e2e
 
 import (
 	"os"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"testing"
 
 	"github.com/influxdata/telegraf"
@@ -14,15 +14,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	_ "github.com/procblocking/procblocking/plugins/inputs/procblocking"
-	"github.com/procblocking/procblocking/plugins/processors/alertstate/internal/machine"
+	"github.com/procblocking/procblocking/plugins/processors/alertstate"
 )
 
-// The real input, configured from TOML like the agent does, scanning a fake
-// /proc tree into the processor: the fixture's processes started in 2023, so
-// every pytest one is far above the threshold.
-func TestWithProcblockingInput(t *testing.T) {
+// The real input, configured from TOML as the agent does, scanning the
+// shared fake /proc tree into the real processor: the fixture's processes
+// started in 2023, so every pytest one is far above the threshold.
+func TestInputIntoAlertstateOverFixture(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "proc")
-	require.NoError(t, os.CopyFS(root, os.DirFS(filepath.Join("testdata", "proc"))))
+	require.NoError(t, os.CopyFS(root, os.DirFS(filepath.Join("..", "testdata", "proc_basic"))))
 
 	cfg := config.NewConfig()
 	require.NoError(t, cfg.LoadConfigData([]byte(`
@@ -42,7 +42,7 @@ func TestWithProcblockingInput(t *testing.T) {
 	require.NoError(t, cfg.Inputs[0].Init())
 	require.NoError(t, cfg.Processors[0].Init())
 	input := cfg.Inputs[0].Input
-	p := cfg.Processors[0].Processor.(processors.HasUnwrap).Unwrap().(*AlertState)
+	p := cfg.Processors[0].Processor.(processors.HasUnwrap).Unwrap().(*alertstate.AlertState)
 	p.Log = testutil.Logger{}
 
 	gather := func() ([]telegraf.Metric, []telegraf.Metric) {
@@ -52,7 +52,7 @@ func TestWithProcblockingInput(t *testing.T) {
 		in := acc.GetTelegrafMetrics()
 		out := p.Apply(in...)
 		require.GreaterOrEqual(t, len(out), len(in))
-		testutil.RequireMetricsEqual(t, in, out[:len(in)])
+		testutil.RequireMetricsEqual(t, in, out[:len(in)]) // passed through unchanged
 		return in, out[len(in):]
 	}
 
@@ -60,35 +60,42 @@ func TestWithProcblockingInput(t *testing.T) {
 	require.Equal(t, "procblocking_scan", in[len(in)-1].Name())
 	var want []telegraf.Metric
 	for _, m := range in {
-		if m.Name() != "procblocking" {
-			continue
+		if m.Name() == "procblocking" {
+			want = append(want, expectedAlert(m))
 		}
-		want = append(want, expectedEvent("alert", m))
 	}
 	require.Len(t, want, 4, "pids 100, 300, 600 and 700 match the pattern")
-	testutil.RequireMetricsEqual(t, want, events, testutil.IgnoreFields("message"))
+	testutil.RequireMetricsEqual(t, want, events, testutil.IgnoreFields("message", "alert_id"))
+	ids := map[string]bool{}
+	for _, ev := range events {
+		id, _ := ev.GetField("alert_id")
+		require.Regexp(t, regexp.MustCompile(`^[0-9a-f]{16}$`), id)
+		ids[id.(string)] = true
+	}
+	require.Len(t, ids, 4, "one alert id per job")
 
 	_, events = gather()
 	require.Empty(t, events, "within the cooldown")
 
 	require.NoError(t, os.RemoveAll(filepath.Join(root, "300")))
 	in, events = gather()
-	require.Equal(t, []string{"recovery 300"}, alertEvents(events))
+	require.Len(t, events, 1)
+	kind, _ := events[0].GetTag("event")
+	pid, _ := events[0].GetTag("pid")
+	require.Equal(t, "recovery 300", kind+" "+pid)
 	require.Len(t, in, 4, "three processes and the scan")
 }
 
-// expectedEvent is the single-job event for a procblocking metric of a
-// process that is a job of its own.
-func expectedEvent(kind string, m telegraf.Metric) telegraf.Metric {
-	tags := map[string]string{"event": kind}
+// expectedAlert is the alert event for a procblocking metric of a process
+// that is a job of its own, but for its message and alert id.
+func expectedAlert(m telegraf.Metric) telegraf.Metric {
+	tags := map[string]string{"event": "alert"}
 	for k, v := range m.Tags() {
 		tags[k] = v
 	}
 	f := m.Fields()
-	id := machine.AlertID(machine.SourceID(m.TagList(), telegrafTag), machine.JobID{PID: mustPID(m), CreatedAt: f["created_at"].(int64)})
 	fields := map[string]interface{}{
 		"count":          int64(1),
-		"alert_id":       id,
 		"job_processes":  int64(1),
 		"age_seconds":    f["age_seconds"],
 		"cpu_seconds":    f["cpu_seconds"],
@@ -103,13 +110,4 @@ func expectedEvent(kind string, m telegraf.Metric) telegraf.Metric {
 		}
 	}
 	return metric.New("procblocking_alert", tags, fields, m.Time())
-}
-
-func mustPID(m telegraf.Metric) int64 {
-	tag, _ := m.GetTag("pid")
-	pid, err := strconv.ParseInt(tag, 10, 64)
-	if err != nil {
-		panic(err)
-	}
-	return pid
 }
