@@ -1,18 +1,13 @@
 package e2e
 
 import (
-	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +15,7 @@ import (
 
 	"github.com/procblocking/procblocking/internal/botapitest"
 	"github.com/procblocking/procblocking/internal/proctest"
+	"github.com/procblocking/procblocking/internal/proxytest"
 )
 
 // execdShim is telegram-execd started as Telegraf's outputs.execd starts it,
@@ -112,28 +108,7 @@ func TestTelegramExecdQueueSurvivesSIGKILL(t *testing.T) {
 func TestTelegramExecdThroughProxy(t *testing.T) {
 	const token = "434343:execd-proxy-token"
 	tg := botapitest.NewTLS(t, token)
-	var tunnels atomic.Int32
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodConnect || r.Header.Get("Proxy-Authorization") != "Basic "+base64.StdEncoding.EncodeToString([]byte("alerts:s3cret")) {
-			http.Error(w, "no", http.StatusProxyAuthRequired)
-			return
-		}
-		upstream, err := net.Dial("tcp", r.Host)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		tunnels.Add(1)
-		w.WriteHeader(http.StatusOK)
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			upstream.Close()
-			return
-		}
-		go func() { _, _ = io.Copy(upstream, conn); upstream.Close() }()
-		go func() { _, _ = io.Copy(conn, upstream); conn.Close() }()
-	}))
-	t.Cleanup(proxy.Close)
+	proxy := proxytest.New(t, "alerts:s3cret")
 
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
@@ -151,7 +126,7 @@ func TestTelegramExecdThroughProxy(t *testing.T) {
 	shim.send(t, alertLine("alert", "🚨 Blocking process pytest on h1\nPID 4242", "00000000000a4242", time.Now().UnixNano()))
 	require.NoError(t, shim.stdin.Close())
 	require.NoError(t, shim.Wait(t, 30*time.Second), shim.Stderr.String())
-	require.Len(t, tg.Messages(), 1)
-	require.Equal(t, int32(1), tunnels.Load())
+	require.Len(t, tg.Messages(), 1, shim.Stderr.String())
+	require.Len(t, proxy.Tunnels(), 1)
 	require.NotContains(t, shim.Stderr.String(), "s3cret")
 }

@@ -1,17 +1,14 @@
 package telegram
 
 import (
-	"encoding/base64"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,85 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/botapitest"
+	"github.com/procblocking/procblocking/internal/proxytest"
 )
-
-// forwardProxy is an HTTP forward proxy that tunnels CONNECT requests, as
-// squid or tinyproxy do, or refuses them as told.
-type forwardProxy struct {
-	*httptest.Server
-	auth string // "user:password" it requires; "" for none
-
-	mu       sync.Mutex
-	connects []string      // targets of the tunnels opened
-	refuse   int           // status to answer CONNECT with; 0 tunnels
-	hangUp   bool          // close the connection instead of answering
-	seen     []string      // request lines, as a proxy's log would hold them
-	closed   chan struct{} // closed by Close
-}
-
-func newForwardProxy(t *testing.T, auth string) *forwardProxy {
-	p := &forwardProxy{auth: auth, closed: make(chan struct{})}
-	p.Server = httptest.NewServer(http.HandlerFunc(p.serve))
-	t.Cleanup(func() {
-		close(p.closed)
-		p.Server.Close()
-	})
-	return p
-}
-
-func (p *forwardProxy) serve(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	p.seen = append(p.seen, r.Method+" "+r.RequestURI)
-	refuse, hangUp, auth := p.refuse, p.hangUp, p.auth
-	p.mu.Unlock()
-	if r.Method != http.MethodConnect {
-		http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
-		return
-	}
-	if auth != "" && r.Header.Get("Proxy-Authorization") != "Basic "+base64.StdEncoding.EncodeToString([]byte(auth)) {
-		w.Header().Set("Proxy-Authenticate", `Basic realm="proxy"`)
-		http.Error(w, "who are you", http.StatusProxyAuthRequired)
-		return
-	}
-	if hangUp {
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err == nil {
-			conn.Close()
-		}
-		return
-	}
-	if refuse != 0 {
-		http.Error(w, "not allowed here", refuse)
-		return
-	}
-	upstream, err := net.Dial("tcp", r.Host)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	p.mu.Lock()
-	p.connects = append(p.connects, r.Host)
-	p.mu.Unlock()
-	w.WriteHeader(http.StatusOK)
-	conn, _, err := w.(http.Hijacker).Hijack()
-	if err != nil {
-		upstream.Close()
-		return
-	}
-	go func() {
-		<-p.closed
-		conn.Close()
-		upstream.Close()
-	}()
-	go func() { _, _ = io.Copy(upstream, conn); upstream.Close() }()
-	go func() { _, _ = io.Copy(conn, upstream); conn.Close() }()
-}
-
-func (p *forwardProxy) tunnels() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.connects...)
-}
 
 // caFile writes the certificate of a TLS test server as a PEM file.
 func caFile(t *testing.T, srv *botapitest.Server) string {
@@ -111,21 +31,19 @@ func caFile(t *testing.T, srv *botapitest.Server) string {
 // over HTTPS whose certificate is trusted through tls_ca.
 func TestThroughProxyWithTLS(t *testing.T) {
 	api := botapitest.NewTLS(t, testToken)
-	proxy := newForwardProxy(t, "alerts:hunter2")
+	proxy := proxytest.New(t, "alerts:hunter2")
 	p := newPlugin(t, api.URL(), func(p *Telegram) {
 		p.HTTPProxyURL = strings.Replace(proxy.URL, "http://", "http://alerts:hunter2@", 1)
 		p.TLSCA = caFile(t, api)
 	})
 	require.NoError(t, p.Write(batch(2)))
 	require.Equal(t, alertTexts(1, 2), texts(waitMessages(t, api, 2)))
-	tunnels := proxy.tunnels()
+	tunnels := proxy.Tunnels()
 	require.NotEmpty(t, tunnels)
 	for _, target := range tunnels {
 		require.Equal(t, strings.TrimPrefix(api.URL(), "https://"), target)
 	}
-	proxy.mu.Lock()
-	defer proxy.mu.Unlock()
-	for _, line := range proxy.seen {
+	for _, line := range proxy.Seen() {
 		require.NotContains(t, line, testToken, "the proxy sees only the host: the path is inside TLS")
 	}
 }
@@ -150,7 +68,7 @@ func TestTLSVerified(t *testing.T) {
 // the test's proxy shows which one was used.
 func TestProxyURLWinsOverEnvironment(t *testing.T) {
 	api := botapitest.NewTLS(t, testToken)
-	proxy := newForwardProxy(t, "")
+	proxy := proxytest.New(t, "")
 	p := newPlugin(t, api.URL(), func(p *Telegram) {
 		p.UseSystemProxy = true
 		p.HTTPProxyURL = proxy.URL
@@ -158,7 +76,7 @@ func TestProxyURLWinsOverEnvironment(t *testing.T) {
 	})
 	require.NoError(t, p.Write(batch(1)))
 	waitMessages(t, api, 1)
-	require.NotEmpty(t, proxy.tunnels())
+	require.NotEmpty(t, proxy.Tunnels())
 }
 
 // TestTokenNeverLeaks forces every error path, proxies' included, and
@@ -229,15 +147,13 @@ func TestTokenNeverLeaks(t *testing.T) {
 	// are not there.
 	api := botapitest.NewTLS(t, testToken)
 	ca := caFile(t, api)
-	for _, setup := range []func(*forwardProxy){
-		func(p *forwardProxy) { p.refuse = http.StatusForbidden },
-		func(p *forwardProxy) { p.hangUp = true },
-		func(p *forwardProxy) { p.auth = "alerts:other" },
+	for _, setup := range []func(*proxytest.Proxy){
+		func(p *proxytest.Proxy) { p.Refuse(http.StatusForbidden) },
+		func(p *proxytest.Proxy) { p.HangUp() },
+		func(p *proxytest.Proxy) { p.RequireAuth("alerts:other") },
 	} {
-		proxy := newForwardProxy(t, "")
-		proxy.mu.Lock()
+		proxy := proxytest.New(t, "")
 		setup(proxy)
-		proxy.mu.Unlock()
 		failing(api.URL(), func(p *Telegram) {
 			p.HTTPProxyURL = strings.Replace(proxy.URL, "http://", "http://alerts:hunter2@", 1)
 			p.TLSCA = ca
