@@ -190,7 +190,12 @@ func scansSince(history []telegraf.Metric, since time.Time) int {
 // The README's execd tables under upstream Telegraf itself: alert, realert
 // after the cooldown, a restart and a crash without a duplicate, a Telegram
 // outage, one recovery; the token never logged.
-func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
+// startStockWatchdog runs the README's execd tables under a stock Telegraf
+// with the given tables of the three shims (keyed by the shim's name), which
+// may use /var/lib/procblocking for state; only the paths change. Telegraf
+// writes every metric to the returned history file. The agent is started.
+func startStockWatchdog(t *testing.T, host string, shimConfigs map[string]string) (*stockAgent, string) {
+	t.Helper()
 	tables := readmeExecdTables(t)
 	shims := map[string]string{} // shim name -> its --config path in the README
 	for _, m := range shimCommand.FindAllStringSubmatch(tables, -1) {
@@ -212,25 +217,12 @@ func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
 		"/etc/procblocking/", etcDir+"/",
 		"/var/lib/procblocking", stateDir,
 	)
-
-	tg := botapitest.New(t, e2eToken)
-	orphan := startOrphan(t, fmt.Sprintf("stock%dx%d", os.Getpid(), time.Now().UnixNano()%1_000_000))
-	pidTag := strconv.Itoa(orphan.PID)
-	host := "stock-" + orphan.Marker
-	history := filepath.Join(dir, "history.lp")
-
-	shimConfigs := map[string]string{
-		"procblocking-execd": fmt.Sprintf("[[inputs.procblocking]]\n  patterns = [%q]\n", orphan.Marker),
-		"alertstate-execd": fmt.Sprintf("[[processors.alertstate]]\n  threshold = \"3s\"\n  cooldown = %q\n"+
-			"  group_interval = \"0s\"\n  state_file = \"/var/lib/procblocking/alertstate.json\"\n", stockCooldown),
-		"telegram-execd": fmt.Sprintf("[[outputs.telegram]]\n  token = \"${TELEGRAM_BOT_TOKEN}\"\n  chat_id = \"-100123\"\n"+
-			"  api_url = %q\n  timeout = \"2s\"\n", tg.URL()),
-	}
 	for name, path := range shims {
 		conf, ok := shimConfigs[name]
 		require.True(t, ok, "unexpected shim %s in the README", name)
 		require.NoError(t, os.WriteFile(local.Replace(path), []byte(local.Replace(conf)), 0o600))
 	}
+	history := filepath.Join(dir, "history.lp")
 	agentConf := filepath.Join(dir, "agent.conf")
 	require.NoError(t, os.WriteFile(agentConf, []byte(fmt.Sprintf(`[agent]
   interval = "1s"
@@ -249,8 +241,24 @@ func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
 		configs: []string{agentConf, execdConf},
 		env:     []string{"TELEGRAM_BOT_TOKEN=" + e2eToken},
 	}
-	start := time.Now()
 	agent.start()
+	return agent, history
+}
+
+func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
+	tg := botapitest.New(t, e2eToken)
+	orphan := startOrphan(t, fmt.Sprintf("stock%dx%d", os.Getpid(), time.Now().UnixNano()%1_000_000))
+	pidTag := strconv.Itoa(orphan.PID)
+	host := "stock-" + orphan.Marker
+
+	start := time.Now()
+	agent, history := startStockWatchdog(t, host, map[string]string{
+		"procblocking-execd": fmt.Sprintf("[[inputs.procblocking]]\n  patterns = [%q]\n", orphan.Marker),
+		"alertstate-execd": fmt.Sprintf("[[processors.alertstate]]\n  threshold = \"3s\"\n  cooldown = %q\n"+
+			"  group_interval = \"0s\"\n  state_file = \"/var/lib/procblocking/alertstate.json\"\n", stockCooldown),
+		"telegram-execd": fmt.Sprintf("[[outputs.telegram]]\n  token = \"${TELEGRAM_BOT_TOKEN}\"\n  chat_id = \"-100123\"\n"+
+			"  api_url = %q\n  timeout = \"2s\"\n", tg.URL()),
+	})
 
 	// The alert, then a realert a cooldown later.
 	proctest.WaitFor(t, 60*time.Second, "the alert", func() bool {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
@@ -112,7 +111,7 @@ func TestTelegramExecdThroughProxy(t *testing.T) {
 
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
-	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tg.Certificate().Raw}), 0o600))
+	require.NoError(t, os.WriteFile(ca, certificatePEM(tg), 0o600))
 	conf := filepath.Join(dir, "telegram.conf")
 	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`[[outputs.telegram]]
   token = "${E2E_EXECD_TOKEN}"
