@@ -65,7 +65,6 @@ fuzz:
 soak: build
 	$(GO) test -tags soak -run Soak -count=1 -timeout 30m -v ./e2e/
 
+## lint: gofmt, go vet, staticcheck, errcheck and Telegraf's README linter (scripts/lint.sh).
 lint:
-	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
-	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	$(GO) vet ./...
+	scripts/lint.sh

@@ -68,7 +68,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.sampleConfig, "sample-config", false, "print the sample configuration of the compiled-in plugins and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: telegraf-procblocking [flags]\n\n"+
+		// Nothing is left to do if the usage cannot be printed.
+		_, _ = io.WriteString(stderr, "Usage: telegraf-procblocking [flags]\n\n"+
 			"Without --config or --config-directory the embedded default configuration runs.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -94,7 +95,10 @@ func main() {
 		fmt.Println(versionString())
 		return
 	case o.sampleConfig:
-		printSampleConfig(os.Stdout)
+		if err := printSampleConfig(os.Stdout); err != nil {
+			log.Printf("E! Printing the sample configuration: %v", err)
+			os.Exit(1)
+		}
 		return
 	}
 	if err := setStateDirEnv(); err != nil {
@@ -124,14 +128,15 @@ func versionString() string {
 
 // printSampleConfig prints the sample configuration of every compiled-in
 // input, processor and output, in name order.
-func printSampleConfig(w io.Writer) {
+func printSampleConfig(w io.Writer) error {
+	var b strings.Builder
 	section := func(title string, names []string, sample func(string) string) {
-		fmt.Fprintf(w, "###############################################################################\n")
-		fmt.Fprintf(w, "#                            %-48s #\n", title)
-		fmt.Fprintf(w, "###############################################################################\n\n")
+		fmt.Fprintf(&b, "###############################################################################\n")
+		fmt.Fprintf(&b, "#                            %-48s #\n", title)
+		fmt.Fprintf(&b, "###############################################################################\n\n")
 		for _, name := range names {
-			fmt.Fprintln(w, strings.TrimRight(sample(name), "\n"))
-			fmt.Fprintln(w)
+			fmt.Fprintln(&b, strings.TrimRight(sample(name), "\n"))
+			fmt.Fprintln(&b)
 		}
 	}
 	section("INPUT PLUGINS", slices.Sorted(maps.Keys(inputs.Inputs)),
@@ -140,6 +145,8 @@ func printSampleConfig(w io.Writer) {
 		func(n string) string { return processors.Processors[n]().SampleConfig() })
 	section("OUTPUT PLUGINS", slices.Sorted(maps.Keys(outputs.Outputs)),
 		func(n string) string { return outputs.Outputs[n]().SampleConfig() })
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // testMode is --test without --once: nothing may be sent or persisted.

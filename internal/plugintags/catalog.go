@@ -308,11 +308,11 @@ func sampleDataFormat(dir string) (string, error) {
 		scanner := bufio.NewScanner(f)
 		for scanner.Scan() {
 			if m := dataFormatLine.FindStringSubmatch(scanner.Text()); m != nil {
-				f.Close()
+				_ = f.Close() // only read
 				return m[1], nil
 			}
 		}
-		f.Close()
+		_ = f.Close() // only read
 		if err := scanner.Err(); err != nil {
 			return "", fmt.Errorf("reading %s: %w", conf, err)
 		}

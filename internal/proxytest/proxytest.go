@@ -87,21 +87,21 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if hangUp {
-		conn.Close()
+		_ = conn.Close()
 		return
 	}
 	upstream, err := net.Dial("tcp", r.Host)
 	if err != nil {
 		_, _ = io.WriteString(conn, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-		conn.Close()
+		_ = conn.Close()
 		return
 	}
 	// The status line is written on the hijacked connection itself, so that
 	// no header of net/http's (or a chunked body) can come between it and
 	// the tunnelled bytes.
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
-		conn.Close()
-		upstream.Close()
+		_ = conn.Close()
+		_ = upstream.Close()
 		return
 	}
 	p.mu.Lock()
@@ -109,10 +109,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	go func() {
 		<-p.closed
-		conn.Close()
-		upstream.Close()
+		_ = conn.Close()
+		_ = upstream.Close()
 	}()
 	// What the client sent after its CONNECT may already sit in the buffer.
-	go func() { _, _ = io.Copy(upstream, buffered); upstream.Close() }()
-	go func() { _, _ = io.Copy(conn, upstream); conn.Close() }()
+	go func() { _, _ = io.Copy(upstream, buffered); _ = upstream.Close() }()
+	go func() { _, _ = io.Copy(conn, upstream); _ = conn.Close() }()
 }

@@ -22,7 +22,7 @@ import (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintln(flag.CommandLine.Output(), "Usage: plugintags CONFIG_FILE_OR_DIRECTORY...")
+		_, _ = fmt.Fprintln(flag.CommandLine.Output(), "Usage: plugintags CONFIG_FILE_OR_DIRECTORY...")
 	}
 	flag.Parse()
 	if flag.NArg() == 0 {

@@ -104,7 +104,7 @@ func (s *scanner) scan(youngAfterNs int64) (scanResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("opening proc root: %w", err)
 	}
-	defer unix.Close(dirfd)
+	defer func() { _ = unix.Close(dirfd) }() // only read
 	// The agent is the process <root>/self names: its PID as the proc root
 	// sees it, which under HOST_PROC is not os.Getpid(). A root without
 	// self (a fake tree) holds no agent.
@@ -281,7 +281,7 @@ func (s *scanner) read(dirfd int, pid []byte, file string, buf *[]byte, limit in
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(fd)
+	defer func() { _ = unix.Close(fd) }() // only read
 	b := (*buf)[:0]
 	for {
 		if len(b) == cap(b) {

@@ -48,9 +48,6 @@ func render(message string, budget int) rendered {
 	return rendered{html: b.String(), plain: text, runes: utf8.RuneCountInString(text)}
 }
 
-// formatHTML is one message as sent in parse_mode HTML.
-func formatHTML(message string) string { return render(message, maxTextRunes).html }
-
 // pack returns how many of parts, from the first, fit in one message (at
 // least one: a part is never longer than a message), and that message in
 // both forms. Parts are joined by a blank line, whole and in order.

@@ -151,3 +151,6 @@ func checkMessage(t *testing.T, text string) {
 		t.Fatalf("an entity the formatter did not write in %q", text)
 	}
 }
+
+// formatHTML is one message as sent in parse_mode HTML.
+func formatHTML(message string) string { return render(message, maxTextRunes).html }
