@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
-	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/metric"
 	"github.com/stretchr/testify/require"
 
@@ -33,10 +32,7 @@ const alertstateTOML = `
 // Apply with one metric at a time, which is how it is timed here.
 func loadProcessor(tb testing.TB, toml string) telegraf.Processor {
 	tb.Helper()
-	cfg := config.NewConfig()
-	if err := cfg.LoadConfigData([]byte(toml), config.EmptySourcePath); err != nil {
-		tb.Fatalf("loading %s: %v", toml, err)
-	}
+	cfg := loadConfig(tb, toml)
 	if len(cfg.Processors) != 1 {
 		tb.Fatalf("loading %s: got %d processors, want 1", toml, len(cfg.Processors))
 	}

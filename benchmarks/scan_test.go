@@ -36,10 +36,7 @@ const procstatTOML = `
 // Init, which validates it and calls the plugin's Init.
 func loadInput(tb testing.TB, toml string) telegraf.Input {
 	tb.Helper()
-	cfg := config.NewConfig()
-	if err := cfg.LoadConfigData([]byte(toml), config.EmptySourcePath); err != nil {
-		tb.Fatalf("loading %s: %v", toml, err)
-	}
+	cfg := loadConfig(tb, toml)
 	if len(cfg.Inputs) != 1 {
 		tb.Fatalf("loading %s: got %d inputs, want 1", toml, len(cfg.Inputs))
 	}
@@ -47,6 +44,16 @@ func loadInput(tb testing.TB, toml string) telegraf.Input {
 		tb.Fatalf("initializing %s: %v", toml, err)
 	}
 	return cfg.Inputs[0].Input
+}
+
+// loadConfig loads a plugin's table as Telegraf loads a config file.
+func loadConfig(tb testing.TB, toml string) *config.Config {
+	tb.Helper()
+	cfg := config.NewConfig()
+	if err := cfg.LoadConfigData([]byte(toml), config.EmptySourcePath); err != nil {
+		tb.Fatalf("loading %s: %v", toml, err)
+	}
+	return cfg
 }
 
 // scanner is one way of scanning /proc, reduced to what the benchmarks need.

@@ -132,24 +132,7 @@ func startJob(t *testing.T, marker string) *job {
 
 // findByArgv0 returns the PID of a process whose argv[0] is argv0.
 func findByArgv0(argv0 string) int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		if first, _, _ := bytes.Cut(b, []byte{0}); string(first) == argv0 {
-			return pid
-		}
-	}
-	return 0
+	return findProcess(func(first []byte) bool { return string(first) == argv0 })
 }
 
 // killAndReap kills a process the test started and waits until it is gone.

@@ -119,6 +119,13 @@ func startOrphan(t testing.TB, marker string) *orphan {
 
 // findByMarker returns the PID of the one process whose argv[0] holds marker.
 func findByMarker(marker string) int {
+	return findProcess(func(argv0 []byte) bool {
+		return bytes.Contains(argv0, []byte(marker)) && bytes.HasPrefix(argv0, []byte("python3 -m pytest"))
+	})
+}
+
+// findProcess returns the PID of a process whose argv[0] matches, or 0.
+func findProcess(match func(argv0 []byte) bool) int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0
@@ -132,8 +139,7 @@ func findByMarker(marker string) int {
 		if err != nil {
 			continue
 		}
-		argv0, _, _ := bytes.Cut(b, []byte{0})
-		if bytes.Contains(argv0, []byte(marker)) && bytes.HasPrefix(argv0, []byte("python3 -m pytest")) {
+		if argv0, _, _ := bytes.Cut(b, []byte{0}); match(argv0) {
 			return pid
 		}
 	}

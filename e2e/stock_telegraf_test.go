@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
-	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/botapitest"
@@ -135,38 +134,6 @@ func (a *stockAgent) requireRunning() {
 	require.False(a.t, a.proc.Exited(), "Telegraf exited: %v\n%s", a.proc.Err(), a.proc.Stderr.String())
 }
 
-// history reads the metrics outputs.file has written so far.
-func readHistory(t *testing.T, path string) []telegraf.Metric {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	require.NoError(t, err)
-	// Only whole lines: the file may be caught mid-write.
-	if i := strings.LastIndexByte(string(data), '\n'); i >= 0 {
-		data = data[:i+1]
-	} else {
-		return nil
-	}
-	parser := &influx.Parser{}
-	require.NoError(t, parser.Init())
-	metrics, err := parser.Parse(data)
-	require.NoError(t, err)
-	return metrics
-}
-
-// alertEvents returns the procblocking_alert events of the history, in order.
-func alertEvents(history []telegraf.Metric) []telegraf.Metric {
-	var events []telegraf.Metric
-	for _, m := range history {
-		if m.Name() == "procblocking_alert" {
-			events = append(events, m)
-		}
-	}
-	return events
-}
-
 func eventKinds(events []telegraf.Metric) []string {
 	out := make([]string, 0, len(events))
 	for _, e := range events {
@@ -280,7 +247,7 @@ func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
 		require.Equal(t, 1, count(tg.Messages(), "alert"), "a duplicate alert: %v", kinds(tg.Messages()))
 		// In the history too, so that nothing is in flight when it stops.
 		proctest.WaitFor(t, 30*time.Second, what+" in the history", func() bool {
-			return strings.Count(strings.Join(eventKinds(alertEvents(readHistory(t, history))), " "), "realert") >= realerts
+			return strings.Count(strings.Join(eventKinds(events(t, history, "")), " "), "realert") >= realerts
 		})
 		realerts++
 	}
@@ -301,7 +268,7 @@ func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
 	orphan.kill(t)
 	proctest.WaitFor(t, 60*time.Second, "the recovery in the history", func() bool {
 		agent.requireRunning()
-		return strings.Contains(strings.Join(eventKinds(alertEvents(readHistory(t, history))), " "), "recovery")
+		return strings.Contains(strings.Join(eventKinds(events(t, history, "")), " "), "recovery")
 	})
 	proctest.WaitFor(t, 60*time.Second, "a failed attempt to send the recovery", func() bool { return tg.Requests() > outageFrom })
 	// telegram-execd's queue is on disk (--state-directory in the README's
@@ -321,23 +288,23 @@ func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
 	})
 	recovered := time.Now()
 	proctest.WaitFor(t, 30*time.Second, "three scans after the recovery", func() bool {
-		return scansSince(readHistory(t, history), recovered) >= 3
+		return scansSince(readMetrics(t, history), recovered) >= 3
 	})
 	agent.stop()
 	t.Logf("the run took %s", time.Since(start).Round(time.Second))
 
 	// One alert, realerts at least a cooldown apart, one recovery, each
 	// delivered to Telegram exactly once and nothing else.
-	events := alertEvents(readHistory(t, history))
-	got := eventKinds(events)
+	delivered := events(t, history, "")
+	got := eventKinds(delivered)
 	require.Equal(t, "alert", got[0], "%v", got)
 	require.Equal(t, "recovery", got[len(got)-1], "%v", got)
-	for i := 1; i < len(events)-1; i++ {
+	for i := 1; i < len(delivered)-1; i++ {
 		require.Equal(t, "realert", got[i], "%v", got)
-		gap := events[i].Time().Sub(events[i-1].Time())
+		gap := delivered[i].Time().Sub(delivered[i-1].Time())
 		require.GreaterOrEqual(t, gap, stockCooldown, "a realert %s after the previous alert: %v", gap, got)
 	}
-	for _, e := range events {
+	for _, e := range delivered {
 		pid, _ := e.GetTag("pid")
 		require.Equal(t, pidTag, pid)
 		h, _ := e.GetTag("host")
