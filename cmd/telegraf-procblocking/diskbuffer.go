@@ -66,11 +66,11 @@ func checkDiskBuffers(agent *config.AgentConfig) ([]string, error) {
 		}
 		// A directory cannot be renamed over another: drop an older one.
 		if err := os.RemoveAll(path + ".corrupt"); err != nil {
-			return notices, fmt.Errorf("disk buffer %q is corrupt (%v) and an older %q is in the way: %w", path, verr, path+".corrupt", err)
+			return notices, fmt.Errorf("disk buffer %q is corrupt (%w) and an older %q is in the way: %w", path, verr, path+".corrupt", err)
 		}
 		moved, merr := atomicfile.MoveAside(path)
 		if merr != nil {
-			return notices, fmt.Errorf("disk buffer %q is corrupt (%v) and cannot be moved aside: %w", path, verr, merr)
+			return notices, fmt.Errorf("disk buffer %q is corrupt (%w) and cannot be moved aside: %w", path, verr, merr)
 		}
 		notices = append(notices, fmt.Sprintf(
 			"E! Disk buffer %q is corrupt (%v): moved it to %q and starting with an empty buffer; %s in it are lost",

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -61,5 +62,5 @@ func orNoOutput(err error) error {
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("no [[outputs.telegram]] in the file")
+	return errors.New("no [[outputs.telegram]] in the file")
 }

@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -452,7 +453,7 @@ func result(m Message, text, parseMode string) map[string]any {
 
 func parseChatID(raw json.RawMessage) (string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
-		return "", fmt.Errorf("chat_id is empty")
+		return "", errors.New("chat_id is empty")
 	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -468,7 +469,7 @@ func parseChatID(raw json.RawMessage) (string, error) {
 		return v.String(), nil
 	case string:
 		if v == "" {
-			return "", fmt.Errorf("chat_id is empty")
+			return "", errors.New("chat_id is empty")
 		}
 		return v, nil
 	default:

@@ -1,6 +1,7 @@
 package botapitest
 
 import (
+	"errors"
 	"fmt"
 	"html"
 	"regexp"
@@ -92,15 +93,15 @@ func checkStartTag(inner string) (string, error) {
 	switch name {
 	case "a":
 		if attrs["href"] == "" {
-			return "", fmt.Errorf("tag \"a\" needs an href")
+			return "", errors.New("tag \"a\" needs an href")
 		}
 	case "span":
 		if attrs["class"] != "tg-spoiler" {
-			return "", fmt.Errorf("tag \"span\" must have class \"tg-spoiler\"")
+			return "", errors.New("tag \"span\" must have class \"tg-spoiler\"")
 		}
 	case "tg-emoji":
 		if attrs["emoji-id"] == "" {
-			return "", fmt.Errorf("tag \"tg-emoji\" needs an emoji-id")
+			return "", errors.New("tag \"tg-emoji\" needs an emoji-id")
 		}
 	}
 	return name, nil

@@ -2,6 +2,7 @@ package plugintags
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -41,7 +42,7 @@ func (c *Catalog) Tags(paths ...string) ([]string, error) {
 // "..data" directories skipped).
 func configFiles(paths []string) ([]string, error) {
 	if len(paths) == 0 {
-		return nil, fmt.Errorf("no configuration given")
+		return nil, errors.New("no configuration given")
 	}
 	var files []string
 	for _, p := range paths {

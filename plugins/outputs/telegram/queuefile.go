@@ -68,7 +68,7 @@ func decodeRecord(line []byte) (record, error) {
 		return r, errors.New("no checksum")
 	}
 	want, err := strconv.ParseUint(string(sum), 16, 32)
-	if err != nil || uint32(want) != crc32.Checksum(js, crcTable) {
+	if err != nil || want != uint64(crc32.Checksum(js, crcTable)) {
 		return r, errors.New("checksum mismatch")
 	}
 	if err := json.Unmarshal(js, &r); err != nil {

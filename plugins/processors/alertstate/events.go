@@ -35,7 +35,7 @@ func (a *AlertState) appendEvents(out []telegraf.Metric, evs []machine.Event) []
 	return out
 }
 
-func (a *AlertState) eventTags(ev *machine.Event) map[string]string {
+func (*AlertState) eventTags(ev *machine.Event) map[string]string {
 	tags := make(map[string]string, len(ev.SourceTags)+3)
 	for _, t := range ev.SourceTags {
 		if !eventKeys[t.Key] {

@@ -142,7 +142,7 @@ func toInt(v interface{}) (int64, bool) {
 	case int64:
 		return x, true
 	case uint64:
-		return int64(x), true //nolint:gosec // unix ns and PIDs fit
+		return int64(x), true // unix ns and PIDs fit
 	case float64:
 		return int64(x), true
 	}

@@ -60,7 +60,7 @@ func tagKV(t Tag) (string, string) { return t.Key, t.Value }
 // across restarts: 16 lowercase hex digits derived from its source and its
 // top process's PID and start time.
 func AlertID(source uint64, job JobID) string {
-	h := fnvUint(fnvUint(fnvUint(fnvOffset, source), uint64(job.PID)), uint64(job.CreatedAt)) //nolint:gosec // bits, not values
+	h := fnvUint(fnvUint(fnvUint(fnvOffset, source), uint64(job.PID)), uint64(job.CreatedAt)) // bits, not values
 	s := strconv.FormatUint(h, 16)
 	const zeros = "0000000000000000"
 	return zeros[len(s):] + s

@@ -312,16 +312,16 @@ func jobState(s Snapshot, lastAlert int64) JobState {
 	return js
 }
 
-func (js *JobState) snapshot() Snapshot {
+func (j *JobState) snapshot() Snapshot {
 	s := Snapshot{
-		Job:          JobID{PID: js.PID, CreatedAt: js.CreatedAt},
-		Head:         js.Head.proc(),
-		AlertsSent:   js.AlertsSent,
-		FirstAlertAt: js.FirstAlertAt,
-		LastSeenAt:   js.LastSeenAt,
-		Vanished:     js.Vanished,
+		Job:          JobID{PID: j.PID, CreatedAt: j.CreatedAt},
+		Head:         j.Head.proc(),
+		AlertsSent:   j.AlertsSent,
+		FirstAlertAt: j.FirstAlertAt,
+		LastSeenAt:   j.LastSeenAt,
+		Vanished:     j.Vanished,
 	}
-	for _, o := range js.Others {
+	for _, o := range j.Others {
 		s.Others = append(s.Others, o.proc())
 	}
 	return s
