@@ -9,6 +9,9 @@ fuzztime=${FUZZTIME:-3s}
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   grep -lq '^func Fuzz' "$dir"/*_test.go 2>/dev/null || continue
+  # The first -fuzz run of a package compiles it with coverage
+  # instrumentation, a silent half-minute on a fresh machine: say so.
+  echo "fuzz: building $pkg with coverage instrumentation"
   for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
     echo "fuzz: $pkg $target ($fuzztime)"
     go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
