@@ -197,7 +197,7 @@ func TestConfigMapStateLocations(t *testing.T) {
 	_, _, cm, _ := readManifests(t)
 	conf := cm.Data["telegraf.conf"]
 	require.Contains(t, conf, `hostname = "${NODE_NAME}"`)
-	for _, key := range []string{"statefile", "buffer_directory", "state_file"} {
+	for _, key := range []string{"statefile", "buffer_directory", "state_file", "state_directory"} {
 		m := regexp.MustCompile(`(?m)^\s*` + key + `\s*=\s*"([^"]*)"`).FindStringSubmatch(conf)
 		require.NotNil(t, m, "%s is set", key)
 		require.True(t, strings.HasPrefix(m[1], "/var/lib/procblocking/"), "%s = %q: not on the state volume", key, m[1])

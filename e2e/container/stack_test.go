@@ -59,6 +59,7 @@ const testConfig = `[agent]
   token = "${TELEGRAM_BOT_TOKEN}"
   chat_id = "${TELEGRAM_CHAT_ID}"
   api_url = %q
+  state_directory = "/var/lib/procblocking/telegram"
   flush_interval = "1s"
 
 [[outputs.influxdb]]
@@ -262,6 +263,7 @@ func TestComposeStack(t *testing.T) {
 	st.volume = strings.TrimSpace(out)
 	requireOwned(t, filepath.Join(st.volume, "alertstate.json"), false)
 	requireOwned(t, filepath.Join(st.volume, "buffer"), true)
+	requireOwned(t, filepath.Join(st.volume, "telegram"), true)
 
 	st.compose(t, false, "restart", "--timeout", "10")
 	since := time.Now()
