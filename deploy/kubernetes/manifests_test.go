@@ -84,6 +84,9 @@ func readManifests(t *testing.T) (kustomization, *corev1.Namespace, *corev1.Conf
 		require.Equal(t, m.wantKind, m.kind)
 	}
 	require.Equal(t, k.Namespace, ns.Name, "the kustomization's namespace is the one it creates")
+	// Also right when applied without kustomize (kubectl apply -f).
+	require.Equal(t, ns.Name, cm.Namespace, "the ConfigMap's namespace")
+	require.Equal(t, ns.Name, ds.Namespace, "the DaemonSet's namespace")
 	return k, &ns, &cm, &ds
 }
 

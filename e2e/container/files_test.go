@@ -126,7 +126,9 @@ func TestComposeVariants(t *testing.T) {
 	require.Contains(t, secrets.Secrets, m[2])
 	storeConf, ok := volumeTarget(w.Volumes, "/etc/telegraf/secretstore.conf")
 	require.True(t, ok)
-	require.Contains(t, strings.Join(w.Command, " "), "--config /etc/telegraf/secretstore.conf")
+	base := readCompose(t, "docker-compose.yml").Services["watchdog"].Command
+	require.Equal(t, base, w.Command[:len(base)], "the variant keeps the base's command and adds to it")
+	require.Contains(t, strings.Join(w.Command[len(base):], " "), "--config /etc/telegraf/secretstore.conf")
 	store, err := os.ReadFile(filepath.Join(repoRoot, storeConf))
 	require.NoError(t, err)
 	require.Contains(t, string(store), "[[secretstores.docker]]")

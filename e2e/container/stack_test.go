@@ -34,9 +34,9 @@ type stack struct {
 }
 
 // testConfig is the watchdog's configuration in the tests: the shipped
-// config's state locations, a one-second interval and a two-second
-// threshold, a pattern only the test's job matches, and the Bot API
-// stand-in.
+// config's state locations, a one-second interval, a two-second threshold
+// and no grouping of events, a pattern only the test's job matches, and the
+// Bot API stand-in.
 const testConfig = `[agent]
   interval = "1s"
   flush_interval = "1s"
@@ -51,6 +51,8 @@ const testConfig = `[agent]
 [[processors.alertstate]]
   threshold = "2s"
   cooldown = "1h"
+  ## Each event at once: the test awaits them one by one.
+  group_interval = "0s"
   language = "en"
   state_file = "/var/lib/procblocking/alertstate.json"
 
