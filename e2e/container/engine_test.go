@@ -114,6 +114,8 @@ runroot = %q
 	start := time.Now()
 	e.service = exec.Command("podman", "system", "service", "--time=0", "unix://"+e.socket)
 	e.service.Env = e.env
+	// Ends with the test binary even when a timeout kills it before cleanup.
+	e.service.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	var serviceLog bytes.Buffer
 	e.service.Stdout, e.service.Stderr = &serviceLog, &serviceLog
 	if err := e.service.Start(); err != nil {
