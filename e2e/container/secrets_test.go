@@ -32,9 +32,9 @@ func TestComposeSecretsVariant(t *testing.T) {
 	st.up(t)
 	id := st.watchdog(t)
 	logf("stack up with the secret, watchdog %.12s", id)
-	env := st.inspect(t, id, `{{range .Config.Env}}{{println .}}{{end}}`)
-	require.NotContains(t, env, botToken, "the token in the container's environment")
-	require.Contains(t, env, "TELEGRAM_BOT_TOKEN=@{docker_secrets:telegram_bot_token}")
+	containerEnv := st.inspect(t, id, `{{range .Config.Env}}{{println .}}{{end}}`)
+	require.NotContains(t, containerEnv, botToken, "the token in the container's environment")
+	require.Contains(t, containerEnv, "TELEGRAM_BOT_TOKEN=@{docker_secrets:telegram_bot_token}")
 
 	msgs := st.awaitMessages(t, 1, "the alert sent with the secret's token")
 	require.Equal(t, []string{"alert"}, kinds(msgs))

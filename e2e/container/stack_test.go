@@ -130,7 +130,7 @@ func (st *stack) compose(t *testing.T, withEnv bool, args ...string) string {
 	return out
 }
 
-// up starts the stack and waits for the watchdog's first scan in InfluxDB.
+// up starts (or recreates) the stack with the image already built.
 func (st *stack) up(t *testing.T, args ...string) {
 	t.Helper()
 	st.compose(t, true, append([]string{"up", "--detach", "--no-build"}, args...)...)
