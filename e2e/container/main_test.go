@@ -31,7 +31,6 @@ const imageName = "procblocking/telegraf-procblocking:latest"
 type testEnv struct {
 	*engine
 	version string // what the image was built with: `make`'s VERSION
-	start   time.Time
 }
 
 var (
@@ -61,7 +60,7 @@ func env(t *testing.T) *testEnv {
 		}
 		var e *engine
 		e, sharedErr = newEngine(logf)
-		shared = &testEnv{engine: e, start: start}
+		shared = &testEnv{engine: e}
 		if sharedErr != nil {
 			return
 		}
