@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # telegraf-procblocking: a static binary on an empty base, run as uid 65532.
 # The watchdog only reads world-readable /proc files, so it needs no
 # capabilities; give it the host's PID namespace (`pid: host`) or mount the
