@@ -14,7 +14,7 @@ FUZZTIME ?= 3s
 # Runs per benchmark; docs/benchmarks.md reports medians over these.
 BENCHCOUNT ?= 5
 
-.PHONY: all build build-full test test-deps run demo bench fuzz soak lint
+.PHONY: all build build-full image test test-deps run demo bench fuzz soak lint
 
 all: build
 
@@ -37,14 +37,20 @@ endif
 build-full:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags "custom,$(ALL_PLUGIN_TYPES)" -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/telegraf-procblocking
 
-## test: everything CI runs. Installs what the tests need (InfluxDB) first.
+## image: the container image, with this version (ENGINE=podman to build with podman).
+ENGINE ?= docker
+image:
+	$(ENGINE) build --build-arg VERSION=$(VERSION) -t procblocking/telegraf-procblocking:latest .
+
+## test: everything CI runs. Installs what the tests need (InfluxDB, the container engine) first.
 test: test-deps lint
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 	scripts/test-in-pidns.sh
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 test-deps:
 	scripts/install-test-deps.sh
+	scripts/install-container-engine.sh
 
 ## run: the watchdog on its embedded default config (pytest older than 60m, alerts on stdout).
 run: build

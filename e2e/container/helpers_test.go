@@ -1,0 +1,137 @@
+package container
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/procblocking/procblocking/internal/botapitest"
+)
+
+// kindOf classifies a delivered Telegram message by the emoji that starts its
+// headline (the event contract), after any leading markup.
+func kindOf(text string) string {
+	for strings.HasPrefix(text, "<") {
+		end := strings.IndexByte(text, '>')
+		if end < 0 {
+			break
+		}
+		text = text[end+1:]
+	}
+	for _, k := range []struct{ emoji, kind string }{
+		{"🚨", "alert"}, {"🔁", "realert"}, {"✅", "recovery"}, {"⚠️", "scan_failed"}, {"🟢", "scan_recovered"},
+	} {
+		if strings.HasPrefix(text, k.emoji) {
+			return k.kind
+		}
+	}
+	return "other"
+}
+
+// kinds lists the kinds of the messages, in order.
+func kinds(msgs []botapitest.Message) []string {
+	out := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, kindOf(m.Text))
+	}
+	return out
+}
+
+// influx queries an InfluxDB 1.x over HTTP.
+type influx struct{ url string }
+
+// row is one result row keyed by column, with the series' tags merged in.
+type row map[string]any
+
+// query runs one InfluxQL statement; an unreachable server or a missing
+// database gives no rows and the error.
+func (db influx) query(q string) ([]row, error) {
+	client := http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(db.url + "/query?" + url.Values{"db": {"procblocking"}, "q": {q}}.Encode())
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Results []struct {
+			Series []struct {
+				Tags    map[string]string `json:"tags"`
+				Columns []string          `json:"columns"`
+				Values  [][]any           `json:"values"`
+			} `json:"series"`
+			Error string `json:"error"`
+		} `json:"results"`
+		Error string `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, err
+	}
+	if body.Error != "" {
+		return nil, &queryError{body.Error}
+	}
+	var rows []row
+	for _, res := range body.Results {
+		if res.Error != "" {
+			return nil, &queryError{res.Error}
+		}
+		for _, series := range res.Series {
+			for _, values := range series.Values {
+				r := row{}
+				for k, v := range series.Tags {
+					r[k] = v
+				}
+				for i, c := range series.Columns {
+					r[c] = values[i]
+				}
+				rows = append(rows, r)
+			}
+		}
+	}
+	return rows, nil
+}
+
+type queryError struct{ msg string }
+
+func (e *queryError) Error() string { return "influxdb: " + e.msg }
+
+// count returns the number of points a counting query found (0 when none).
+func (db influx) count(t *testing.T, q string) int {
+	t.Helper()
+	rows, err := db.query(q)
+	if err != nil || len(rows) == 0 {
+		return 0
+	}
+	n, ok := rows[0]["count"].(float64)
+	require.True(t, ok, "%s: count is %T", q, rows[0]["count"])
+	return int(n)
+}
+
+// waitFor polls cond every 200ms until it holds, failing the test after
+// within.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// hostname is the host's name as /etc/hostname says it: what the compose file
+// gives the watchdog as the host's identity.
+func hostname(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("/etc/hostname")
+	require.NoError(t, err, "the compose file mounts /etc/hostname: the host must have one")
+	name := strings.TrimSpace(string(b))
+	require.NotEmpty(t, name, "/etc/hostname is empty")
+	return name
+}

@@ -1,0 +1,246 @@
+package container
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// No registry is reachable where the tests run, so the base images the
+// project's files name are stood in by local look-alikes under the same
+// names, made from this machine's own files. Only the bases are stood in:
+// the project's Dockerfile and compose file are used as they are.
+
+// shellTools are the programs of a Debian base that a Dockerfile's RUN lines
+// and the tests' job containers use.
+var shellTools = []string{
+	"bash", "sh", "dash", "cat", "chmod", "chown", "cp", "env", "id", "ln", "ls",
+	"mkdir", "printf", "rm", "sleep",
+}
+
+// standInGolang imports name (e.g. golang:1.26.8) as this machine's Go
+// toolchain at /usr/local/go on a minimal Debian-like root with a shell, the
+// CA bundle and the environment of the official golang image.
+func (e *engine) standInGolang(name, goroot string) error {
+	stage := filepath.Join(e.dir, "stage-golang")
+	for _, d := range []string{"etc", "root", "go/bin", "go/src"} {
+		if err := os.MkdirAll(filepath.Join(stage, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(stage, "tmp"), 0o1777); err != nil {
+		return err
+	}
+	if err := os.Chmod(filepath.Join(stage, "tmp"), 0o1777); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(stage, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/bash\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(stage, "etc/group"), []byte("root:x:0:\n"), 0o644); err != nil {
+		return err
+	}
+	if goroot != "/usr/local/go" {
+		return fmt.Errorf("the golang stand-in needs the toolchain at /usr/local/go, as in the official image; this one is at %s", goroot)
+	}
+	version, err := os.ReadFile(filepath.Join(goroot, "VERSION"))
+	if err != nil {
+		return err
+	}
+	goVersion, _, _ := strings.Cut(string(version), "\n")
+	files, err := hostFiles(shellTools)
+	if err != nil {
+		return err
+	}
+	files = append(files, "usr/local/go", "etc/ssl/certs/ca-certificates.crt")
+	return e.importRootfs(name, files, stage, []string{"etc/passwd", "etc/group", "tmp", "root", "go"},
+		"ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"ENV GOLANG_VERSION="+strings.TrimPrefix(goVersion, "go"),
+		"ENV GOPATH=/go",
+		"ENV GOTOOLCHAIN=local",
+		"WORKDIR /go",
+		`CMD ["bash"]`,
+	)
+}
+
+// standInInfluxDB imports name (e.g. influxdb:1.8) as Debian's influxd with
+// the official image's layout: data under /var/lib/influxdb, HTTP on :8086.
+func (e *engine) standInInfluxDB(name string) error {
+	influxd, err := exec.LookPath("influxd")
+	if err != nil {
+		return fmt.Errorf("influxd is not installed (Debian's influxdb package; `make test-deps` installs it): %w", err)
+	}
+	stage := filepath.Join(e.dir, "stage-influxdb")
+	if err := os.MkdirAll(filepath.Join(stage, "etc/influxdb"), 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(stage, "var/lib/influxdb"), 0o755); err != nil {
+		return err
+	}
+	const conf = `reporting-disabled = true
+[meta]
+  dir = "/var/lib/influxdb/meta"
+[data]
+  dir = "/var/lib/influxdb/data"
+  wal-dir = "/var/lib/influxdb/wal"
+  query-log-enabled = false
+[http]
+  bind-address = ":8086"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+`
+	if err := os.WriteFile(filepath.Join(stage, "etc/influxdb/influxdb.conf"), []byte(conf), 0o644); err != nil {
+		return err
+	}
+	files, err := hostFiles([]string{influxd})
+	if err != nil {
+		return err
+	}
+	return e.importRootfs(name, files, stage, []string{"etc/influxdb", "var/lib/influxdb"},
+		"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"EXPOSE 8086",
+		`CMD ["influxd"]`,
+	)
+}
+
+// standInBusybox imports name (e.g. busybox:1.37.0) as Debian's static
+// busybox with its applets linked in /bin, as in the official image.
+func (e *engine) standInBusybox(name string) error {
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		return fmt.Errorf("busybox is not installed (Debian's busybox-static package; `make test-deps` installs it): %w", err)
+	}
+	stage := filepath.Join(e.dir, "stage-busybox")
+	if err := os.MkdirAll(filepath.Join(stage, "bin"), 0o755); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(stage, "bin/busybox"), data, 0o755); err != nil {
+		return err
+	}
+	for _, applet := range []string{"sh", "chown", "chmod", "id", "ls", "cat", "sleep"} {
+		if err := os.Symlink("busybox", filepath.Join(stage, "bin", applet)); err != nil {
+			return err
+		}
+	}
+	return e.importRootfs(name, nil, stage, []string{"bin"},
+		"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		`CMD ["sh"]`,
+	)
+}
+
+// importRootfs streams the host's files (paths relative to /) and the
+// staged ones (relative to stage) into `podman import` as image name.
+func (e *engine) importRootfs(name string, hostPaths []string, stage string, stagedPaths []string, changes ...string) error {
+	tarArgs := []string{"-cf", "-"}
+	if len(hostPaths) > 0 {
+		// The usr-merge links, so that /bin/sh and /lib64/ld-linux... resolve.
+		tarArgs = append(tarArgs, "-C", "/")
+		for _, l := range []string{"bin", "lib", "lib64", "sbin"} {
+			if fi, err := os.Lstat("/" + l); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+				tarArgs = append(tarArgs, l)
+			}
+		}
+		tarArgs = append(tarArgs, hostPaths...)
+	}
+	tarArgs = append(tarArgs, "-C", stage)
+	tarArgs = append(tarArgs, stagedPaths...)
+
+	tarCmd := exec.Command("tar", tarArgs...)
+	importArgs := []string{"import", "--quiet"}
+	for _, c := range changes {
+		importArgs = append(importArgs, "--change", c)
+	}
+	importArgs = append(importArgs, "-", name)
+	importCmd := exec.Command("podman", importArgs...)
+	importCmd.Env = e.env
+	pipe, err := tarCmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	importCmd.Stdin = pipe
+	var tarErr strings.Builder
+	tarCmd.Stderr = &tarErr
+	if err := tarCmd.Start(); err != nil {
+		return err
+	}
+	out, importErr := importCmd.CombinedOutput()
+	if err := tarCmd.Wait(); err != nil {
+		return fmt.Errorf("tar for %s: %w: %s", name, err, tarErr.String())
+	}
+	if importErr != nil {
+		return fmt.Errorf("podman import %s: %w: %s", name, importErr, out)
+	}
+	return nil
+}
+
+// hostFiles returns the programs (names looked up in PATH, or paths), the
+// files their symlinks lead to and the shared libraries they load, as paths
+// relative to /.
+func hostFiles(programs []string) ([]string, error) {
+	lib := regexp.MustCompile(`(/\S+)`)
+	seen := map[string]bool{}
+	// add records p and, when it is a symlink, what it leads to; every path
+	// is taken through the usr-merge links (/lib/x is /usr/lib/x), so that
+	// the archive never holds a file below one of those links.
+	var add func(p string) error
+	add = func(p string) error {
+		dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+		if err != nil {
+			return err
+		}
+		p = filepath.Join(dir, filepath.Base(p))
+		seen[strings.TrimPrefix(p, "/")] = true
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&os.ModeSymlink == 0 {
+			return nil
+		}
+		target, err := os.Readlink(p)
+		if err != nil {
+			return err
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(dir, target)
+		}
+		return add(target)
+	}
+	for _, prog := range programs {
+		path := prog
+		if !filepath.IsAbs(prog) {
+			p, err := exec.LookPath(prog)
+			if err != nil {
+				return nil, fmt.Errorf("%s is not on this machine: %w", prog, err)
+			}
+			path = p
+		}
+		if err := add(path); err != nil {
+			return nil, err
+		}
+		out, err := exec.Command("ldd", path).Output()
+		if err != nil {
+			continue // static: no libraries
+		}
+		for _, m := range lib.FindAllString(string(out), -1) {
+			if err := add(m); err != nil {
+				return nil, err
+			}
+		}
+	}
+	files := make([]string, 0, len(seen))
+	for f := range seen {
+		files = append(files, f)
+	}
+	slices.Sort(files)
+	return files, nil
+}
