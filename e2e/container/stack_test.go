@@ -285,7 +285,7 @@ func TestComposeStack(t *testing.T) {
 	logf("no alert again after the recreation")
 
 	st.job.kill(t)
-	msgs = st.awaitMessages(t, 2, "the recovery")
+	st.awaitMessages(t, 2, "the recovery")
 	logf("recovery delivered")
 	since = time.Now()
 	st.awaitScans(t, host, since, 3)
