@@ -60,9 +60,7 @@ func buildBinary(t testing.TB, name string) string {
 		return path
 	}
 	path := filepath.Join(binDir, name)
-	cmd := exec.Command("go", "build", "-o", path, "./cmd/"+name)
-	cmd.Dir = ".."
-	out, err := cmd.CombinedOutput()
+	out, err := proctest.GoBuild("..", "-o", path, "./cmd/"+name).CombinedOutput()
 	require.NoError(t, err, "building %s:\n%s", name, out)
 	buildCache[name] = path
 	return path

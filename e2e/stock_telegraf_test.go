@@ -48,10 +48,8 @@ func buildStockTelegraf(t *testing.T, configs ...string) string {
 		return path
 	}
 	path := filepath.Join(binDir, fmt.Sprintf("telegraf-stock-%d", len(stockBuilt)))
-	cmd := exec.Command("go", "build", "-tags", key, "-o", path, "github.com/influxdata/telegraf/cmd/telegraf")
-	cmd.Dir = ".."
 	start := time.Now()
-	out, err := cmd.CombinedOutput()
+	out, err := proctest.GoBuild("..", "-tags", key, "-o", path, "github.com/influxdata/telegraf/cmd/telegraf").CombinedOutput()
 	require.NoError(t, err, "building Telegraf with -tags %s:\n%s", key, out)
 	t.Logf("built stock Telegraf with -tags %s in %s", key, time.Since(start).Round(100*time.Millisecond))
 	stockBuilt[key] = path

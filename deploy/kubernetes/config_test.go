@@ -13,6 +13,7 @@ import (
 	_ "github.com/influxdata/telegraf/plugins/outputs/influxdb"
 	"github.com/stretchr/testify/require"
 
+	"github.com/procblocking/procblocking/internal/proctest"
 	"github.com/procblocking/procblocking/plugins/inputs/procblocking"
 	_ "github.com/procblocking/procblocking/plugins/outputs/telegram"
 	_ "github.com/procblocking/procblocking/plugins/processors/alertstate"
@@ -27,9 +28,7 @@ func TestConfigMapRunsInTheBinary(t *testing.T) {
 	_, _, cm, _ := readManifests(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "telegraf-procblocking")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/telegraf-procblocking")
-	build.Dir = filepath.Join("..", "..")
-	out, err := build.CombinedOutput()
+	out, err := proctest.GoBuild(filepath.Join("..", ".."), "-o", bin, "./cmd/telegraf-procblocking").CombinedOutput()
 	require.NoError(t, err, "building the binary:\n%s", out)
 
 	// The state directory is the node's in a pod; here a temporary one, so
