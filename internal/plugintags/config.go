@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/influxdata/toml"
@@ -33,7 +33,7 @@ func (c *Catalog) Tags(paths ...string) ([]string, error) {
 	for tag := range selected {
 		tags = append(tags, tag)
 	}
-	sort.Strings(tags)
+	slices.Sort(tags)
 	return append([]string{"custom"}, tags...), nil
 }
 
@@ -103,7 +103,7 @@ func (c *Catalog) selectFile(file string, selected map[string]bool) error {
 		for name := range plugins.Fields {
 			names = append(names, name)
 		}
-		sort.Strings(names)
+		slices.Sort(names)
 		for _, name := range names {
 			var instances []*ast.Table
 			switch v := plugins.Fields[name].(type) {
