@@ -27,6 +27,8 @@ import (
 type watchdogRun interface {
 	requireRunning()
 	stop()
+	// log is everything the agent (and its shims) logged so far.
+	log() string
 }
 
 // pluginTables are the three plugins' tables of a run; /var/lib/procblocking
@@ -68,6 +70,8 @@ func (r *customRun) requireRunning() {
 	require.False(r.t, r.proc.Exited(), "the agent exited: %v\n%s", r.proc.Err(), r.proc.Stderr.String())
 }
 
+func (r *customRun) log() string { return r.proc.Stderr.String() }
+
 func (r *customRun) stop() {
 	r.t.Helper()
 	require.NoError(r.t, r.proc.Cmd.Process.Signal(syscall.SIGTERM))
@@ -87,6 +91,8 @@ func startStock(t *testing.T, host string, tables pluginTables) watchdogRun {
 
 // stockRun checks the log of every run of a stock Telegraf when it stops.
 type stockRun struct{ *stockAgent }
+
+func (r stockRun) log() string { return strings.Join(r.logs, "\n") + r.proc.Stderr.String() }
 
 func (r stockRun) stop() {
 	r.t.Helper()
@@ -170,7 +176,7 @@ func TestOneJobOneThreadInRussianThroughAProxy(t *testing.T) {
 					"  language = \"ru\"\n  state_file = \"/var/lib/procblocking/alertstate.json\"\n",
 				output: fmt.Sprintf("[[outputs.telegram]]\n  namepass = [\"procblocking_alert\"]\n  token = \"${TELEGRAM_BOT_TOKEN}\"\n"+
 					"  chat_id = \"-100123\"\n  api_url = %q\n  http_proxy_url = %q\n  tls_ca = %q\n"+
-					"  state_directory = \"/var/lib/procblocking/telegram\"\n",
+					"  state_directory = \"/var/lib/procblocking/telegram\"\n  edit_alert_on_recovery = true\n",
 					tg.URL(), strings.Replace(proxy.URL, "http://", "http://alerts:s3cret@", 1), ca),
 			})
 			await := func(what string, cond func([]botapitest.Message) bool) []botapitest.Message {
@@ -247,6 +253,12 @@ func TestOneJobOneThreadInRussianThroughAProxy(t *testing.T) {
 				require.NotRegexp(t, englishWords, visible(m), "a message in two languages")
 			}
 			require.NotEmpty(t, proxy.Tunnels(), "through the proxy")
+			// edit_alert_on_recovery marks each job's alert resolved in place.
+			for _, m := range msgs {
+				if kindOf(m.Text) == "alert" {
+					require.True(t, strings.HasPrefix(botapitest.VisibleText(m.EditedText, m.ParseMode), "✅ "), "the alert edited on recovery: %q", m.EditedText)
+				}
+			}
 		})
 	}
 }
@@ -312,6 +324,9 @@ func TestBurstInAHandfulOfMessages(t *testing.T) {
 					require.Equal(t, 1, n, "PID %s in %d %s messages", pid, n, kind)
 				}
 				require.LessOrEqual(t, messages, 10, "a handful of messages, not one per job")
+				// A backlog is one episode in the log, not a line a second.
+				require.NotContains(t, run.log(), "did not complete within its flush interval")
+				require.LessOrEqual(t, strings.Count(run.log(), "is backed up"), 2, run.log())
 				if kind == "alert" {
 					for pid := range pids {
 						n, _ := strconv.Atoi(pid)
