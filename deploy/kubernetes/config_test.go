@@ -86,8 +86,11 @@ func TestConfigMapPatterns(t *testing.T) {
 	for _, env := range []string{"NODE_NAME", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "INFLUXDB_URL"} {
 		t.Setenv(env, "x")
 	}
+	// Loading builds the outputs, and with them the disk buffer's directory:
+	// a temporary one, not the machine's.
+	conf := strings.ReplaceAll(cm.Data["telegraf.conf"], "/var/lib/procblocking/", t.TempDir()+"/")
 	c := config.NewConfig()
-	require.NoError(t, c.LoadConfigData([]byte(cm.Data["telegraf.conf"]), "configmap.yaml"))
+	require.NoError(t, c.LoadConfigData([]byte(conf), "configmap.yaml"))
 	require.Len(t, c.Inputs, 1)
 	got, ok := c.Inputs[0].Input.(*procblocking.ProcBlocking)
 	require.True(t, ok)
