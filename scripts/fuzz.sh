@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs every Go fuzz target in the module for FUZZTIME each (Go runs one
-# target per invocation). Crashers land in the package's testdata/fuzz/ and
+# Runs every Go fuzz target in the module for FUZZTIME each, a duration or a
+# count of executions such as 10000x (Go runs one target per invocation). Crashers land in the package's testdata/fuzz/ and
 # fail the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-fuzztime=${FUZZTIME:-3s}
+fuzztime=${FUZZTIME:-10000x}
 
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
