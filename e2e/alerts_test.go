@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -136,21 +135,6 @@ func startJob(t *testing.T, marker string) *job {
 	return j
 }
 
-// findByArgv0 returns the PID of a process whose argv[0] is argv0.
-func findByArgv0(argv0 string) int {
-	return findProcess(func(first []byte) bool { return string(first) == argv0 })
-}
-
-// killAndReap kills a process the test started and waits until it is gone.
-func killAndReap(t *testing.T, pid int) {
-	t.Helper()
-	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
-	proctest.WaitFor(t, 10*time.Second, fmt.Sprintf("PID %d to be gone", pid), func() bool {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		return err != nil || bytes.Contains(b, []byte(") Z "))
-	})
-}
-
 // englishWords are words of the English templates no Russian message has.
 var englishWords = regexp.MustCompile(`\b(Blocking|blocking|running|orphaned|recovered|Command|Parent|alert|ended)\b`)
 
@@ -214,7 +198,7 @@ func TestOneJobOneThreadInRussianThroughAProxy(t *testing.T) {
 			}
 
 			// The controller dies; the worker lives on and is a job of its own.
-			killAndReap(t, j.top)
+			proctest.KillAndWait(t, j.top)
 			msgs = await("the controller's recovery and the worker's alert", func(ms []botapitest.Message) bool {
 				return count(ms, "recovery") >= 1 && count(ms, "alert") >= 2
 			})
@@ -236,7 +220,7 @@ func TestOneJobOneThreadInRussianThroughAProxy(t *testing.T) {
 			require.Zero(t, workerAlert.ReplyTo, "the worker's job is a thread of its own")
 			require.Contains(t, visible(workerAlert), "PID "+worker)
 
-			killAndReap(t, j.worker)
+			proctest.KillAndWait(t, j.worker)
 			msgs = await("the worker's recovery", func(ms []botapitest.Message) bool { return count(ms, "recovery") >= 2 })
 			last := msgs[len(msgs)-1]
 			require.Equal(t, "recovery", kindOf(last.Text))

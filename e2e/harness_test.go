@@ -4,16 +4,13 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/procblocking/procblocking/internal/influxtest"
 	"github.com/procblocking/procblocking/internal/proctest"
 )
 
@@ -115,43 +113,21 @@ func startOrphan(t testing.TB, marker string) *orphan {
 	return o
 }
 
+// findByArgv0 returns the PID of a process whose argv[0] is argv0.
+func findByArgv0(argv0 string) int {
+	return proctest.FindByArgv0(func(first []byte) bool { return string(first) == argv0 })
+}
+
 // findByMarker returns the PID of the one process whose argv[0] holds marker.
 func findByMarker(marker string) int {
-	return findProcess(func(argv0 []byte) bool {
+	return proctest.FindByArgv0(func(argv0 []byte) bool {
 		return bytes.Contains(argv0, []byte(marker)) && bytes.HasPrefix(argv0, []byte("python3 -m pytest"))
 	})
 }
 
-// findProcess returns the PID of a process whose argv[0] matches, or 0.
-func findProcess(match func(argv0 []byte) bool) int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		if argv0, _, _ := bytes.Cut(b, []byte{0}); match(argv0) {
-			return pid
-		}
-	}
-	return 0
-}
-
 func (o *orphan) kill(t testing.TB) {
 	t.Helper()
-	require.NoError(t, syscall.Kill(o.PID, syscall.SIGKILL))
-	proctest.WaitFor(t, 10*time.Second, "the orphan to be gone", func() bool {
-		// A zombie still has a stat file; a reaped process has none.
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", o.PID))
-		return err != nil || bytes.Contains(b, []byte(") Z "))
-	})
+	proctest.KillAndWait(t, o.PID)
 }
 
 // influxServer is a real influxd on 127.0.0.1 with all its data in a temp dir.
@@ -211,46 +187,13 @@ bind-address = "127.0.0.1:%d"
 	return s
 }
 
-// influxResult is one statement's result of /query.
-type influxResult struct {
-	Series []struct {
-		Name    string            `json:"name"`
-		Tags    map[string]string `json:"tags"`
-		Columns []string          `json:"columns"`
-		Values  [][]any           `json:"values"`
-	} `json:"series"`
-	Error string `json:"error"`
-}
-
 // row is one result row keyed by column, with the series' tags merged in.
-type row map[string]any
+type row = influxtest.Row
 
 func (s *influxServer) query(t testing.TB, db, q string) []row {
 	t.Helper()
-	resp, err := http.Get(s.URL + "/query?" + url.Values{"db": {db}, "q": {q}}.Encode())
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var body struct {
-		Results []influxResult `json:"results"`
-		Error   string         `json:"error"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-	require.Empty(t, body.Error, q)
-	require.Len(t, body.Results, 1, q)
-	require.Empty(t, body.Results[0].Error, q)
-	var rows []row
-	for _, series := range body.Results[0].Series {
-		for _, values := range series.Values {
-			r := row{}
-			for k, v := range series.Tags {
-				r[k] = v
-			}
-			for i, c := range series.Columns {
-				r[c] = values[i]
-			}
-			rows = append(rows, r)
-		}
-	}
+	rows, err := influxtest.Query(s.URL, db, q)
+	require.NoError(t, err, q)
 	return rows
 }
 

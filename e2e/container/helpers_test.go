@@ -1,9 +1,6 @@
 package container
 
 import (
-	"encoding/json"
-	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -12,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/botapitest"
+	"github.com/procblocking/procblocking/internal/influxtest"
 )
 
 // kindOf classifies a delivered Telegram message by the emoji that starts its
@@ -47,58 +45,13 @@ func kinds(msgs []botapitest.Message) []string {
 type influx struct{ url string }
 
 // row is one result row keyed by column, with the series' tags merged in.
-type row map[string]any
+type row = influxtest.Row
 
 // query runs one InfluxQL statement; an unreachable server or a missing
 // database gives no rows and the error.
 func (db influx) query(q string) ([]row, error) {
-	client := http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get(db.url + "/query?" + url.Values{"db": {"procblocking"}, "q": {q}}.Encode())
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Results []struct {
-			Series []struct {
-				Tags    map[string]string `json:"tags"`
-				Columns []string          `json:"columns"`
-				Values  [][]any           `json:"values"`
-			} `json:"series"`
-			Error string `json:"error"`
-		} `json:"results"`
-		Error string `json:"error"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, err
-	}
-	if body.Error != "" {
-		return nil, &queryError{body.Error}
-	}
-	var rows []row
-	for _, res := range body.Results {
-		if res.Error != "" {
-			return nil, &queryError{res.Error}
-		}
-		for _, series := range res.Series {
-			for _, values := range series.Values {
-				r := row{}
-				for k, v := range series.Tags {
-					r[k] = v
-				}
-				for i, c := range series.Columns {
-					r[c] = values[i]
-				}
-				rows = append(rows, r)
-			}
-		}
-	}
-	return rows, nil
+	return influxtest.Query(db.url, "procblocking", q)
 }
-
-type queryError struct{ msg string }
-
-func (e *queryError) Error() string { return "influxdb: " + e.msg }
 
 // count returns the number of points a counting query found (0 when none).
 func (db influx) count(t *testing.T, q string) int {

@@ -1,20 +1,17 @@
 package container
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/procblocking/procblocking/internal/proctest"
 )
 
 // job is a pytest-like process that outlived what started it, inside a
@@ -57,33 +54,12 @@ func (s *testEnv) startJob(t *testing.T, marker string) *job {
 // see the process gone (a zombie, since this init does not reap).
 func (j *job) kill(t *testing.T) {
 	t.Helper()
-	require.NoError(t, syscall.Kill(j.pid, syscall.SIGKILL))
-	waitFor(t, 10*time.Second, "the job's process to die", func() bool {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", j.pid))
-		return err != nil || bytes.Contains(b, []byte(") Z "))
-	})
+	proctest.KillAndWait(t, j.pid)
 }
 
 // findByArgv0 returns the PID of the process whose argv[0] is argv0.
 func findByArgv0(argv0 string) int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		if first, _, _ := bytes.Cut(b, []byte{0}); string(first) == argv0 {
-			return pid
-		}
-	}
-	return 0
+	return proctest.FindByArgv0(func(first []byte) bool { return string(first) == argv0 })
 }
 
 // marker is a random word that names one test's job, project and files.

@@ -5,8 +5,11 @@ package proctest
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -150,4 +153,40 @@ func GoBuild(dir string, args ...string) *exec.Cmd {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	return cmd
+}
+
+// FindByArgv0 returns the PID of a process whose argv[0] satisfies match,
+// or 0: how a test finds a process started under a name of its own (exec -a)
+// by a shell or in another namespace, where it knows no PID.
+func FindByArgv0(match func(argv0 []byte) bool) int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if argv0, _, _ := bytes.Cut(b, []byte{0}); match(argv0) {
+			return pid
+		}
+	}
+	return 0
+}
+
+// KillAndWait SIGKILLs a process the test started, by its PID, and waits
+// until it is gone: reaped, or a zombie (an init that does not reap keeps
+// it), which the watchdog sees as gone too.
+func KillAndWait(tb testing.TB, pid int) {
+	tb.Helper()
+	require.NoError(tb, syscall.Kill(pid, syscall.SIGKILL))
+	WaitFor(tb, 10*time.Second, fmt.Sprintf("PID %d to be gone", pid), func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		return err != nil || bytes.Contains(b, []byte(") Z "))
+	})
 }
