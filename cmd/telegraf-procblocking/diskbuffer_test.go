@@ -103,7 +103,7 @@ func TestCheckDiskBuffers(t *testing.T) {
 			// What the check prevents, on a copy.
 			copyDir := t.TempDir()
 			require.NoError(t, os.CopyFS(filepath.Join(copyDir, testOutputID), os.DirFS(walDir)))
-			b, err := models.NewBuffer("file", testOutputID, "", 100, "disk_write_through", copyDir)
+			b, err := models.NewBuffer("file", testOutputID, "", 100, "disk_write_through", copyDir, false)
 			if tt.openFails {
 				require.Error(t, err)
 			} else {
@@ -122,7 +122,7 @@ func TestCheckDiskBuffers(t *testing.T) {
 			require.NotEmpty(t, segments(t, walDir+".corrupt"), "the evidence is kept")
 
 			// Telegraf now starts an empty buffer in its place.
-			b, err = models.NewBuffer("file", testOutputID, "", 100, "disk_write_through", bufDir)
+			b, err = models.NewBuffer("file", testOutputID, "", 100, "disk_write_through", bufDir, false)
 			require.NoError(t, err)
 			require.Zero(t, b.Len())
 			require.NoError(t, b.Close())
@@ -150,7 +150,7 @@ func TestCheckDiskBuffersKeepsWhatIsSound(t *testing.T) {
 	_, err = os.Stat(filepath.Join(other, "queue.json"))
 	require.NoError(t, err)
 
-	b, err := models.NewBuffer("file", testOutputID, "", 100, "disk_write_through", bufDir)
+	b, err := models.NewBuffer("file", testOutputID, "", 100, "disk_write_through", bufDir, false)
 	require.NoError(t, err)
 	require.Equal(t, 3, b.Len(), "the events waiting in a sound WAL are kept")
 	require.NoError(t, b.Close())

@@ -5,11 +5,13 @@ package main
 // the whole set of a build without tags (`make build`, `go build`, `go test`);
 // plugins_custom.go adds those a Telegraf configuration needs by build tag.
 import (
+	_ "github.com/influxdata/telegraf/plugins/inputs/nats_consumer"
 	_ "github.com/influxdata/telegraf/plugins/outputs/discard"
 	_ "github.com/influxdata/telegraf/plugins/outputs/file"
 	_ "github.com/influxdata/telegraf/plugins/outputs/http"
 	_ "github.com/influxdata/telegraf/plugins/outputs/influxdb"
 	_ "github.com/influxdata/telegraf/plugins/outputs/influxdb_v2"
+	_ "github.com/influxdata/telegraf/plugins/outputs/nats"
 	_ "github.com/influxdata/telegraf/plugins/secretstores/docker"
 	_ "github.com/influxdata/telegraf/plugins/secretstores/os"
 	_ "github.com/influxdata/telegraf/plugins/serializers/influx"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/metric"
 	"github.com/influxdata/telegraf/plugins/inputs"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
@@ -124,7 +125,7 @@ func pageSize() int64 { return int64(os.Getpagesize()) }
 // basicMetrics is what proc_basic yields at fixtureNow for pattern "pytest".
 func basicMetrics() []telegraf.Metric {
 	return []telegraf.Metric{
-		testutil.MustMetric("procblocking",
+		metric.New("procblocking",
 			map[string]string{"pattern": "pytest", "pid": "100"},
 			map[string]any{
 				"age_seconds":    3599.0,
@@ -141,7 +142,7 @@ func basicMetrics() []telegraf.Metric {
 				"job_pid":        int64(100),
 				"job_created_at": int64(1700000001) * 1e9,
 			}, fixtureNow),
-		testutil.MustMetric("procblocking",
+		metric.New("procblocking",
 			map[string]string{"pattern": "pytest", "pid": "300"},
 			map[string]any{
 				"age_seconds":    0.0,
@@ -158,7 +159,7 @@ func basicMetrics() []telegraf.Metric {
 				"job_pid":        int64(300),
 				"job_created_at": int64(1700003600) * 1e9,
 			}, fixtureNow),
-		testutil.MustMetric("procblocking",
+		metric.New("procblocking",
 			map[string]string{"pattern": "pytest", "pid": "600"},
 			map[string]any{
 				"age_seconds":    1800.0,
@@ -179,7 +180,7 @@ func basicMetrics() []telegraf.Metric {
 }
 
 func scanMetric(processes, matched, errors int64) telegraf.Metric {
-	return testutil.MustMetric("procblocking_scan", map[string]string{},
+	return metric.New("procblocking_scan", map[string]string{},
 		map[string]any{
 			"processes":   processes,
 			"matched":     matched,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 )
@@ -30,7 +31,7 @@ func TestReferenceTC06Tree(t *testing.T) {
 
 		pattern := "pytest"
 		want := []telegraf.Metric{
-			testutil.MustMetric("procblocking",
+			metric.New("procblocking",
 				map[string]string{"pattern": pattern, "pid": "200"},
 				map[string]any{
 					"age_seconds":    10_000.0,
@@ -46,7 +47,7 @@ func TestReferenceTC06Tree(t *testing.T) {
 					"job_pid":        int64(200),
 					"job_created_at": int64(1_000_000) * 1e9,
 				}, now),
-			testutil.MustMetric("procblocking_scan", map[string]string{},
+			metric.New("procblocking_scan", map[string]string{},
 				map[string]any{
 					"processes":   int64(2),
 					"matched":     int64(1),

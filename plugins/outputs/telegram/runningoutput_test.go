@@ -18,7 +18,8 @@ func TestDeliveredOnceThroughTelegrafBuffer(t *testing.T) {
 	srv.Enqueue(botapitest.Response{})
 	srv.SetDefault(botapitest.Response{Status: 500})
 	p := newPlugin(t, srv.URL(), func(p *Telegram) { p.StateDirectory = t.TempDir() })
-	ro := models.NewRunningOutput(p.Telegram, &models.OutputConfig{Name: "telegram"}, 10, 100)
+	ro, err := models.NewRunningOutput(p.Telegram, &models.OutputConfig{Name: "telegram"}, 10, 100)
+	require.NoError(t, err)
 
 	events := batch(5)
 	for _, m := range events[:3] {
