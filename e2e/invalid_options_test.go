@@ -60,7 +60,9 @@ func TestEveryInvalidOptionStopsTheAgent(t *testing.T) {
 		input     string
 		processor string
 		output    string // %s is the fake Bot API's URL
-		want      string // the option, as the error names it
+		// the option as the error names it: by its Go field when Telegraf's
+		// decoder cannot set the value, by its name when the plugin refuses it
+		want string
 	}{
 		{name: "patterns empty", input: in("  patterns = []\n"), want: "'patterns'"},
 		{name: "patterns empty entry", input: in("  patterns = [\"pytest\", \"\"]\n"), want: "'patterns' \"\""},
@@ -71,12 +73,12 @@ func TestEveryInvalidOptionStopsTheAgent(t *testing.T) {
 		{name: "proc_root", input: in(okIn + fmt.Sprintf("  proc_root = %q\n", notProc)), want: "'proc_root'"},
 		{name: "redact", input: in(okIn + "  redact = [\"[\"]\n"), want: "'redact' \"[\""},
 		{name: "input unknown option", input: in(okIn + "  patern = \"pytest\"\n"), want: `"patern"`},
-		{name: "min_age not a duration", input: in(okIn + "  min_age = \"abc\"\n"), want: "'min_age' \"abc\""},
+		{name: "min_age not a duration", input: in(okIn + "  min_age = \"abc\"\n"), want: `(procblocking.ProcBlocking.MinAge) time: invalid duration "abc"`},
 		{name: "regex_max_bytes", input: in(okIn + "  regex_max_bytes = \"10B\"\n"), want: "'regex_max_bytes'"},
 		{name: "named pattern without regex", input: in("  [[inputs.procblocking.pattern]]\n    name = \"pytest\"\n"), want: "'pattern' \"pytest\""},
 		{name: "named pattern without name", input: in("  [[inputs.procblocking.pattern]]\n    regex = \"pytest\"\n"), want: "'pattern.name'"},
 
-		{name: "threshold not a duration", processor: pr("  threshold = \"abc\"\n  cooldown = \"1s\"\n"), want: "'threshold' \"abc\""},
+		{name: "threshold not a duration", processor: pr("  threshold = \"abc\"\n  cooldown = \"1s\"\n"), want: `(alertstate.AlertState.Threshold) time: invalid duration "abc"`},
 		{name: "group_interval", processor: pr(okPr + "  group_interval = \"-1s\"\n"), want: "'group_interval' \"-1s\""},
 		{name: "forget_after", processor: pr(okPr + "  forget_after = \"1m\"\n"), want: "'forget_after'"},
 		{name: "threshold zero", processor: pr("  threshold = \"0s\"\n  cooldown = \"1s\"\n"), want: "'threshold'"},
@@ -99,7 +101,7 @@ func TestEveryInvalidOptionStopsTheAgent(t *testing.T) {
 		{name: "api_url scheme", output: out("  token = \"123:abc\"\n  chat_id = \"-1\"\n  api_url = \"ftp://example.org\"\n"), want: "'api_url' \"ftp://example.org\""},
 		{name: "text_field", output: out("  token = \"123:abc\"\n  chat_id = \"-1\"\n  text_field = \"\"\n  api_url = %q\n"), want: "'text_field'"},
 		{name: "timeout", output: out("  token = \"123:abc\"\n  chat_id = \"-1\"\n  timeout = \"0s\"\n  api_url = %q\n"), want: "'timeout'"},
-		{name: "timeout not a duration", output: out("  token = \"123:abc\"\n  chat_id = \"-1\"\n  timeout = \"abc\"\n  api_url = %q\n"), want: "'timeout' \"abc\""},
+		{name: "timeout not a duration", output: out("  token = \"123:abc\"\n  chat_id = \"-1\"\n  timeout = \"abc\"\n  api_url = %q\n"), want: `(telegram.Telegram.Timeout) time: invalid duration "abc"`},
 		{name: "http_proxy_url", output: out("  token = \"123:abc\"\n  chat_id = \"-1\"\n  http_proxy_url = \"::bad\"\n  api_url = %q\n"), want: "'http_proxy_url'"},
 		{name: "max_retry_wait", output: out("  token = \"123:abc\"\n  chat_id = \"-1\"\n  max_retry_wait = \"-1s\"\n  api_url = %q\n"), want: "'max_retry_wait'"},
 	}

@@ -6,8 +6,6 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/plugins/inputs"
-
-	"github.com/procblocking/procblocking/internal/tomloption"
 )
 
 //go:embed sample.conf
@@ -59,14 +57,6 @@ func defaultPatterns() []namedPattern {
 
 func (*ProcBlocking) SampleConfig() string {
 	return sampleConfig
-}
-
-// UnmarshalTOML decodes the plugin's options so that a value Telegraf's TOML
-// decoder cannot set is reported as `invalid 'option' "value": ...` rather
-// than by the Go field's name.
-func (p *ProcBlocking) UnmarshalTOML(decode func(interface{}) error) error {
-	type options ProcBlocking // the same fields, without this method
-	return tomloption.Decode(decode, (*options)(p))
 }
 
 func init() {

@@ -18,8 +18,6 @@ import (
 	"github.com/influxdata/telegraf/config"
 	httpconfig "github.com/influxdata/telegraf/plugins/common/http"
 	"github.com/influxdata/telegraf/plugins/outputs"
-
-	"github.com/procblocking/procblocking/internal/tomloption"
 )
 
 //go:embed sample.conf
@@ -316,14 +314,6 @@ func (t *Telegram) Write(metrics []telegraf.Metric) error {
 	}
 	t.queue.push(evs)
 	return nil
-}
-
-// UnmarshalTOML decodes the plugin's options so that a value Telegraf's TOML
-// decoder cannot set is reported as `invalid 'option' "value": ...` rather
-// than by the Go field's name.
-func (t *Telegram) UnmarshalTOML(decode func(interface{}) error) error {
-	type options Telegram // the same fields, without this method
-	return tomloption.Decode(decode, (*options)(t))
 }
 
 func init() {

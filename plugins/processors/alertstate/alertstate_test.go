@@ -244,33 +244,6 @@ func TestInitErrors(t *testing.T) {
 	}
 }
 
-// A value the TOML decoder cannot set names the option and the value, not
-// a Go type; unknown options are still refused.
-func TestOptionErrorsNameTheOption(t *testing.T) {
-	tests := []struct {
-		option, value, want string
-	}{
-		{"threshold", `"abc"`, `line 3: invalid 'threshold' "abc": time: invalid duration "abc"`},
-		{"group_interval", `"soon"`, `invalid 'group_interval' "soon"`},
-		{"forget_after", `"1 week"`, `invalid 'forget_after' "1 week"`},
-		{"digest_after", `"five"`, `invalid 'digest_after' "five": cannot unmarshal TOML string into int`},
-		{"send_recovery", `"yes"`, `invalid 'send_recovery' "yes"`},
-		{"templates", `"x"`, `invalid 'templates' "x"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.option, func(t *testing.T) {
-			cfg := config.NewConfig()
-			err := cfg.LoadConfigData([]byte("\n[[processors.alertstate]]\n  "+tt.option+" = "+tt.value+"\n"), "user.conf")
-			require.ErrorContains(t, err, tt.want)
-			require.NotContains(t, err.Error(), "AlertState")
-		})
-	}
-	cfg := config.NewConfig()
-	err := cfg.LoadConfigData([]byte("[[processors.alertstate]]\n  thresold = \"1h\"\n  order = 2\n"), "user.conf")
-	require.ErrorContains(t, err, "thresold")
-	require.NotContains(t, err.Error(), "order")
-}
-
 // The threshold is the user's policy: no warning names another one.
 func TestNoThresholdPolicyWarning(t *testing.T) {
 	log := &testutil.CaptureLogger{}
