@@ -504,6 +504,7 @@ require (
 	github.com/xdg/stringprep v1.0.3 // indirect
 	github.com/xrash/smetrics v0.0.0-20250705151800-55b8f293f342 // indirect
 	github.com/youmark/pkcs8 v0.0.0-20240726163527-a2c0da244d78 // indirect
+	github.com/yuin/goldmark v1.8.5 // indirect
 	github.com/yuin/gopher-lua v0.0.0-20200816102855-ee81675732da // indirect
 	github.com/yusufpapurcu/wmi v1.2.4 // indirect
 	github.com/zeebo/blake3 v0.2.4 // indirect
@@ -585,9 +586,14 @@ require (
 	software.sslmate.com/src/go-pkcs12 v0.7.3 // indirect
 )
 
-// Upstream Telegraf's own command, which the end-to-end tests build with
-// Telegraf's custom-build tags to run the execd shims under it.
-tool github.com/influxdata/telegraf/cmd/telegraf
+tool (
+	// Upstream Telegraf's own command, which the end-to-end tests build with
+	// Telegraf's custom-build tags to run the execd shims under it.
+	github.com/influxdata/telegraf/cmd/telegraf
+	// Telegraf's README generator, which the plugins' go:generate lines run
+	// to put sample.conf and docs/includes into their READMEs.
+	github.com/influxdata/telegraf/tools/readme_config_includer
+)
 
 // jaeger v1.47.0 (Telegraf's signalfx output, through signalfx/golib) still
 // requires the collector's old single module, which held internal/testutil

@@ -17,9 +17,10 @@ import (
 	"github.com/procblocking/procblocking/internal/proctest"
 )
 
-// A corrupt disk buffer never keeps the watchdog down: Telegraf v1.37.2
-// panics at every start on one (telegraf#18528). The binary moves it aside,
-// says so loudly, starts with an empty buffer and keeps running.
+// A corrupt disk buffer never keeps the watchdog down: Telegraf refuses to
+// start on one that does not open and panics at the first flush on an entry
+// that does not decode (telegraf#18528), at every start. The binary moves it
+// aside, says so loudly, starts with an empty buffer and keeps running.
 func TestCorruptDiskBufferIsMovedAside(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t, "telegraf-procblocking")

@@ -29,11 +29,13 @@ var (
 var registerMetricType = sync.OnceFunc(metric.Init)
 
 // checkDiskBuffers checks every output's disk buffer before Telegraf opens
-// it. Telegraf v1.37.2 panics when it opens a WAL that does not decode
-// (telegraf#18528), at every start, so one torn write would keep the
-// watchdog down for good: a corrupt WAL is moved aside to <dir>.corrupt
-// instead, and the events it held are lost, loudly. It returns log lines;
-// an error only when a corrupt WAL cannot be moved out of the way.
+// it. Telegraf refuses to load a configuration whose WAL does not open ("you
+// have to manually delete the wal") and panics at the first flush on an entry
+// that does not decode (telegraf#18528), at every start, so one torn write
+// would keep the watchdog down until someone deletes the WAL by hand: a
+// corrupt WAL is moved aside to <dir>.corrupt instead, and the events it held
+// are lost, loudly. It returns log lines; an error only when a corrupt WAL
+// cannot be moved out of the way.
 func checkDiskBuffers(agent *config.AgentConfig) ([]string, error) {
 	if agent.BufferStrategy != "disk" && agent.BufferStrategy != "disk_write_through" {
 		return nil, nil

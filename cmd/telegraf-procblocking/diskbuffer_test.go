@@ -61,8 +61,8 @@ func TestCheckDiskBuffers(t *testing.T) {
 	tests := []struct {
 		name    string
 		prepare func(t *testing.T, wal string)
-		// what Telegraf v1.37.2's own buffer does with it: it fails to open
-		// (and NewRunningOutput panics), or panics at its first flush
+		// what Telegraf's own buffer does with it: it fails to open (and
+		// the configuration does not load), or panics at its first flush
 		openFails, flushPanics bool
 		lost                   string
 	}{
@@ -105,7 +105,7 @@ func TestCheckDiskBuffers(t *testing.T) {
 			require.NoError(t, os.CopyFS(filepath.Join(copyDir, testOutputID), os.DirFS(walDir)))
 			b, err := models.NewBuffer("file", testOutputID, "", 100, "disk_write_through", copyDir, false)
 			if tt.openFails {
-				require.Error(t, err)
+				require.ErrorContains(t, err, "manually delete the wal", "Telegraf opens it: is the check still needed?")
 			} else {
 				require.NoError(t, err)
 				require.Panics(t, func() { b.BeginTransaction(10) }, "Telegraf's buffer reads it without panicking: is the check still needed?")

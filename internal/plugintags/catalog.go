@@ -41,7 +41,7 @@ type Catalog struct {
 	// format maps inputs, processors and outputs to the data format they use
 	// when the configuration names none (from their sample configuration).
 	format map[string]string
-	// telegraf names the Telegraf source in errors: "Telegraf v1.37.2" when
+	// telegraf names the Telegraf source in errors: "Telegraf v1.39.3" when
 	// it is a module cache directory, which carries the version.
 	telegraf string
 }

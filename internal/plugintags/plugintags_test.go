@@ -2,6 +2,7 @@ package plugintags
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,6 +25,14 @@ func realCatalog(t *testing.T) *Catalog {
 	catalogOnce.Do(func() { catalog, catalogErr = Load() })
 	require.NoError(t, catalogErr)
 	return catalog
+}
+
+// telegrafVersion is the Telegraf version go.mod requires, which the errors name.
+func telegrafVersion(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", telegrafModule).Output()
+	require.NoError(t, err)
+	return strings.TrimSpace(string(out))
 }
 
 func writeConf(t *testing.T, dir, name, text string) string {
@@ -132,19 +141,20 @@ func TestTagsOfEachKindOfPlugin(t *testing.T) {
 }
 
 func TestUnknownNamesAreErrorsNamingThemAndTheFile(t *testing.T) {
+	telegraf := "Telegraf " + telegrafVersion(t)
 	tests := []struct {
 		name string
 		conf string
 		want string
 	}{
 		{"plugin", "[agent]\n  interval = \"10s\"\n\n[[inputs.cpux]]\n",
-			`:4: unknown plugin [[inputs.cpux]]: Telegraf v1.37.2 has no such plugin, nor has this project`},
+			`:4: unknown plugin [[inputs.cpux]]: ` + telegraf + ` has no such plugin, nor has this project`},
 		{"plugin type", "[[outputs.file]]\n[[inputs.procblocking]]\n[[processors.telegram]]\n",
 			`:3: unknown plugin [[processors.telegram]]`},
 		{"input data format", "[[inputs.file]]\n  files = [\"x\"]\n  data_format = \"nope\"\n",
-			`:1: invalid 'data_format' "nope" in [[inputs.file]]: Telegraf v1.37.2 has no such parser`},
+			`:1: invalid 'data_format' "nope" in [[inputs.file]]: ` + telegraf + ` has no such parser`},
 		{"output data format", "[[outputs.file]]\n  data_format = \"xml\"\n",
-			`:1: invalid 'data_format' "xml" in [[outputs.file]]: Telegraf v1.37.2 has no such serializer`},
+			`:1: invalid 'data_format' "xml" in [[outputs.file]]: ` + telegraf + ` has no such serializer`},
 		{"data format not a string", "[[outputs.file]]\n  data_format = 1\n",
 			`invalid 'data_format' 1 in [[outputs.file]]: must be a string`},
 		{"TOML syntax", "[[inputs.cpu]\n", "test.conf"},
