@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# make lint: gofmt, go vet, staticcheck and errcheck with no findings, and
-# Telegraf's own README linter on every plugin README. The tools are pinned
-# here and come from the Go module proxy; the README linter is the one of
-# the Telegraf version in go.mod.
+# make lint: gofmt, go vet, staticcheck and errcheck with no findings; the
+# plugins and commands built for every platform a plugin README claims;
+# Telegraf's own README linter on every plugin README, and each README as
+# its go:generate line (Telegraf's README generator) makes it. The tools are
+# pinned here and come from the Go module proxy; the README tools are those
+# of the Telegraf version in go.mod.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +28,41 @@ go run "$STATICCHECK" ./...
 
 echo "lint: errcheck on production code ($ERRCHECK)"
 go run "$ERRCHECK" -ignoretests ./...
+
+# The input is Linux-only (a stub elsewhere says so); the processor, the
+# output and the binaries claim every platform.
+for goos in windows darwin; do
+  echo "lint: GOOS=$goos go build ./plugins/... ./cmd/..."
+  GOOS=$goos go build ./plugins/... ./cmd/...
+done
+
+# The READMEs' configuration and global-options sections are generated:
+# regenerate them in a copy and compare. Their introduction version, and the
+# Telegraf docs they link to, are the Telegraf these plugins are built with.
+echo "lint: plugin READMEs as go:generate makes them, naming Telegraf $telegraf_version"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/readme_config_includer" github.com/influxdata/telegraf/tools/readme_config_includer
+mkdir -p "$tmp/docs" && cp -r docs/includes "$tmp/docs/"
+for readme in plugins/*/*/README.md; do
+  dir=$(dirname "$readme")
+  mkdir -p "$tmp/$dir" && cp "$dir"/README.md "$dir"/*.conf "$tmp/$dir/"
+  (cd "$tmp/$dir" && "$tmp/readme_config_includer" 2>/dev/null)
+  if ! diff -u "$readme" "$tmp/$readme" >&2; then
+    echo "$readme: out of date, run go generate ./$dir" >&2
+    exit 1
+  fi
+  if ! grep -q "^⭐ Telegraf $telegraf_version " "$readme"; then
+    echo "$readme: its ⭐ line must name Telegraf $telegraf_version, the version in go.mod" >&2
+    exit 1
+  fi
+done
+stale=$(grep -rnoE 'telegraf/blob/v[0-9.]+/' plugins/*/*/README.md docs/includes | grep -v "/blob/$telegraf_version/" || true)
+if [ -n "$stale" ]; then
+  echo "links to the docs of another Telegraf than $telegraf_version:" >&2
+  echo "$stale" >&2
+  exit 1
+fi
 
 # One rule cannot hold outside Telegraf's repository: links into Telegraf's
 # own docs must be relative there. Every other finding fails.

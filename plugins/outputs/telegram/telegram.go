@@ -1,3 +1,5 @@
+//go:generate go tool readme_config_includer
+
 // Package telegram is a Telegraf output that sends alert events to a
 // Telegram chat through the Bot API.
 package telegram

@@ -1,3 +1,4 @@
+//go:generate go tool readme_config_includer
 package alertstate
 
 import (
