@@ -31,9 +31,9 @@ var (
 )
 
 // buildStockTelegraf builds upstream Telegraf's own cmd/telegraf, of the
-// version in go.mod, with only the plugins the configuration files use,
-// selected by Telegraf's build tags as its custom builder does. Built once
-// per set of tags.
+// version in go.mod and stamped with it as Telegraf's release builds are,
+// with only the plugins the configuration files use, selected by Telegraf's
+// build tags as its custom builder does. Built once per set of tags.
 func buildStockTelegraf(t *testing.T, configs ...string) string {
 	t.Helper()
 	catalog, err := plugintags.Load()
@@ -48,10 +48,18 @@ func buildStockTelegraf(t *testing.T, configs ...string) string {
 		return path
 	}
 	path := filepath.Join(binDir, fmt.Sprintf("telegraf-stock-%d", len(stockBuilt)))
+	list := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/influxdata/telegraf")
+	list.Dir = ".."
+	version, err := list.Output()
+	require.NoError(t, err)
+	stamp := "-X github.com/influxdata/telegraf/internal.Version=" + strings.TrimSpace(string(version))
 	start := time.Now()
-	out, err := proctest.GoBuild("..", "-tags", key, "-o", path, "github.com/influxdata/telegraf/cmd/telegraf").CombinedOutput()
+	out, err := proctest.GoBuild("..", "-tags", key, "-ldflags", stamp, "-o", path, "github.com/influxdata/telegraf/cmd/telegraf").CombinedOutput()
 	require.NoError(t, err, "building Telegraf with -tags %s:\n%s", key, out)
 	t.Logf("built stock Telegraf with -tags %s in %s", key, time.Since(start).Round(100*time.Millisecond))
+	out, err = exec.Command(path, "--version").CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "Telegraf "+strings.TrimSpace(string(version)), "the stock Telegraf is go.mod's")
 	stockBuilt[key] = path
 	return path
 }
