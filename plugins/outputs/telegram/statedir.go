@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/influxdata/telegraf"
 )
@@ -13,6 +12,9 @@ import (
 // errStateDirInUse: another output (in this process or another) holds the
 // state directory. Two queues in one file would send events twice.
 var errStateDirInUse = errors.New("in use by another outputs.telegram (give each its own)")
+
+// errLockHeld: the lock file is locked by another open file.
+var errLockHeld = errors.New("locked")
 
 // stateDir is the output's state directory, locked while the output runs:
 //
@@ -35,9 +37,9 @@ func openStateDir(path string, log telegraf.Logger) (*stateDir, *queueFile, queu
 	if err != nil {
 		return nil, nil, st, err
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := tryLock(lock); err != nil {
 		_ = lock.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errLockHeld) {
 			return nil, nil, st, fmt.Errorf("invalid 'state_directory' %q: %w", path, errStateDirInUse)
 		}
 		return nil, nil, st, fmt.Errorf("locking: %w", err)
