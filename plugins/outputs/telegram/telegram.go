@@ -222,6 +222,7 @@ func (t *Telegram) newSender(threads *threads) *sender {
 		replies:      t.ThreadReplies,
 		markResolved: t.EditAlertOnRecovery,
 		maxRetryWait: time.Duration(t.MaxRetryWait),
+		timeout:      time.Duration(t.Timeout),
 		client:       t.client,
 		pace:         pace,
 		queue:        t.queue,
