@@ -46,7 +46,7 @@ func TestSlowAPIOneCopyAtMost(t *testing.T) {
 	srv.SetDefault(botapitest.Response{AnswerDelay: 2500 * time.Millisecond})
 	p := newPlugin(t, srv.URL(), func(p *Telegram) { p.Timeout = config.Duration(2 * time.Second) })
 
-	require.NoError(t, p.Write(batch(2)))
+	queueWrite(t, p, batch(2))
 	settled(t, p, srv, 3)
 	require.Equal(t, map[int]int{1: 2, 2: 1}, copies(srv.Messages()), "%s", p.log)
 	require.Equal(t, 1, p.log.count("W!", `Chat "-1001234567890": no answer within 2s`, "may have taken the message", "timeout of 4s"), p.log.String())
@@ -60,13 +60,13 @@ func TestCutOffAnswerDeliveredOnce(t *testing.T) {
 	srv.SetDefault(botapitest.Response{CutBody: true})
 	p := newPlugin(t, srv.URL())
 
-	require.NoError(t, p.Write([]telegraf.Metric{alertEvent("alert", "🚨 event 1", 1)}))
+	queueWrite(t, p, []telegraf.Metric{alertEvent("alert", "🚨 event 1", 1)})
 	settled(t, p, srv, 1)
 	require.Equal(t, alertTexts(1, 1), texts(srv.Messages()))
 	require.Equal(t, 1, p.log.count("W!", "Telegram took the message (HTTP 200) but its answer could not be read", "unexpected EOF"), p.log.String())
 
 	srv.SetDefault(botapitest.Response{})
-	require.NoError(t, p.Write([]telegraf.Metric{alertEvent("realert", "🔁 event 1", 1)}))
+	queueWrite(t, p, []telegraf.Metric{alertEvent("realert", "🔁 event 1", 1)})
 	msgs := waitMessages(t, srv, 2)
 	require.Len(t, msgs, 2)
 	require.Zero(t, msgs[1].ReplyTo)
@@ -81,7 +81,7 @@ func TestUnauthorizedAndForbiddenHoldTheQueue(t *testing.T) {
 	srv := newServer(t)
 	srv.SetDefault(botapitest.Response{Status: 500})
 	p := newPlugin(t, srv.URL())
-	require.NoError(t, p.Write(batch(50)))
+	queueWrite(t, p, batch(50))
 
 	for _, r := range []botapitest.Response{
 		{Status: 500},
@@ -109,7 +109,7 @@ func TestRefusedContentDroppedAlone(t *testing.T) {
 	p := newPlugin(t, srv.URL())
 	srv.Enqueue(botapitest.Response{}, botapitest.Response{Status: 400, Description: botapitest.MessageTooLong})
 
-	require.NoError(t, p.Write(batch(3)))
+	queueWrite(t, p, batch(3))
 	require.Equal(t, []string{alertTexts(1, 1)[0], alertTexts(3, 3)[0]}, texts(waitMessages(t, srv, 2)))
 	require.Equal(t, 1, p.log.count("E!"))
 	require.Contains(t, p.log.String(), `Dropping 1 alert event for chat "-1001234567890": Bad Request: message is too long (HTTP 400)`)
@@ -122,7 +122,7 @@ func TestRefusedMergedMessageSplit(t *testing.T) {
 	srv := newServer(t)
 	srv.SetDefault(botapitest.Response{Status: 500})
 	p := newPlugin(t, srv.URL())
-	require.NoError(t, p.Write(batch(30)))
+	queueWrite(t, p, batch(30))
 	require.Eventually(t, func() bool { return srv.Requests() >= 2 }, 30*time.Second, 5*time.Millisecond)
 	srv.Enqueue(botapitest.Response{Status: 400, Description: botapitest.MessageTooLong},
 		botapitest.Response{}, botapitest.Response{Status: 400, Description: botapitest.MessageTooLong})

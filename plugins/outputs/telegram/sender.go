@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -34,13 +35,17 @@ const (
 // until Telegram takes each message or refuses it for good, threaded, and
 // merged when backed up. Only its own goroutine uses it.
 type sender struct {
-	chatID       string // follows a group's upgrade to a supergroup
-	threadID     int64
-	silent       map[string]bool
-	replies      bool
-	markResolved bool
-	maxRetryWait time.Duration
-	timeout      time.Duration // 'timeout': the first attempt's
+	chatID     string // follows a group's upgrade to a supergroup
+	configChat string // 'chat_id'
+	// migrationPath keeps a group's upgrade across restarts ("": memory
+	// only).
+	migrationPath string
+	threadID      int64
+	silent        map[string]bool
+	replies       bool
+	markResolved  bool
+	maxRetryWait  time.Duration
+	timeout       time.Duration // 'timeout': the first attempt's
 
 	client  *client
 	pace    *pacer
@@ -63,6 +68,17 @@ type sender struct {
 	// splitUntil: the events up to this seq go one per message, after a
 	// merged message holding them was refused for its content.
 	splitUntil uint64
+	// down is the failure that keeps the queue waiting, for Write to report
+	// ("" while deliveries succeed).
+	down atomic.Pointer[string]
+}
+
+// failure is what keeps the queue waiting: "" while deliveries succeed.
+func (s *sender) failure() string {
+	if p := s.down.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // episode is a backlog or an outage, reported once when it starts and once
@@ -123,6 +139,15 @@ func (s *sender) run(ctx context.Context, drain <-chan struct{}) {
 // and dropped). It returns an error only when ctx ends, or when a retry
 // would be needed while the output is closing.
 func (s *sender) deliverNext(ctx context.Context) error {
+	if s.queue.recreated.Swap(false) {
+		// The state directory was made again: what it held goes back.
+		s.threads.save()
+		if s.chatID != s.configChat {
+			if err := saveMigration(s.migrationPath, s.configChat, s.chatID); err != nil {
+				s.log.Warnf("Cannot record the upgrade in %q: %v", s.migrationPath, err)
+			}
+		}
+	}
 	for {
 		if err := s.pace.wait(ctx); err != nil {
 			return err
@@ -345,6 +370,9 @@ func (s *sender) failed(chatID string, err error, cause string, report func()) t
 	}
 	if s.failing.cause != cause {
 		s.failing.cause = cause
+		msg := "Telegram: " + err.Error()
+		s.down.Store(&msg)
+		s.queue.notify()
 		report()
 	} else {
 		s.log.Debugf("Chat %q: attempt failed: %v", chatID, err)
@@ -358,18 +386,33 @@ func (s *sender) endOutage() {
 	if s.failing == nil {
 		return
 	}
+	s.down.Store(nil)
 	s.log.Infof("Chat %q: delivering again after %d failed attempt(s) over %s",
 		s.chatID, s.failing.messages, s.now().Sub(s.failing.start).Round(time.Second))
 	s.failing = nil
 }
 
-// migrate follows a group's upgrade to a supergroup for the rest of the run.
+// migrate follows a group's upgrade to a supergroup, and records it in the
+// state directory so that the next start sends there at once and its
+// threads, recorded under the new id, go on.
 func (s *sender) migrate(to int64) {
 	newID := strconv.FormatInt(to, 10)
-	s.log.Errorf("Chat %q was upgraded to a supergroup with the id %q: sending there until the agent restarts; set 'chat_id' = %q in the configuration",
-		s.chatID, newID, newID)
-	s.chatID = newID
-	s.pace.setChat(newID)
+	until := " until the agent restarts"
+	if s.migrationPath != "" {
+		until = ""
+		if err := saveMigration(s.migrationPath, s.configChat, newID); err != nil {
+			until = " until the agent restarts"
+			s.log.Warnf("Cannot record the upgrade in %q: %v", s.migrationPath, err)
+		}
+	}
+	s.log.Errorf("Chat %q was upgraded to a supergroup with the id %q: sending there%s; set 'chat_id' = %q in the configuration",
+		s.chatID, newID, until, newID)
+	s.setChat(newID)
+}
+
+func (s *sender) setChat(chatID string) {
+	s.chatID = chatID
+	s.pace.setChat(chatID)
 }
 
 // backedUp reports whether the queue is backed up: more events wait than
