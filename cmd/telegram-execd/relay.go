@@ -8,6 +8,8 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
+
+	"github.com/procblocking/procblocking/plugins/outputs/telegram"
 )
 
 // relay feeds the line protocol that Telegraf's outputs.execd writes on stdin
@@ -22,6 +24,7 @@ type relay struct {
 	log       *log.Logger
 
 	pending []telegraf.Metric
+	warned  bool // that the queue is in memory only
 }
 
 // run returns when the input ends, after handing over what it holds.
@@ -75,7 +78,16 @@ func (r *relay) flush() {
 	if len(r.pending) == 0 {
 		return
 	}
-	if err := r.out.Write(r.pending); err != nil {
+	err := r.out.Write(r.pending)
+	switch {
+	case errors.Is(err, telegram.ErrNotDelivered):
+		// Queued: the output delivers it, but nothing behind the relay
+		// can keep the batch as Telegraf's buffer would.
+		if !r.warned {
+			r.warned = true
+			r.log.Printf("Events not yet delivered are queued in memory only: a crash loses them; give --state-directory to keep them on disk")
+		}
+	case err != nil:
 		r.log.Printf("Could not queue %d events: %v", len(r.pending), err)
 	}
 	r.pending = r.pending[:0]

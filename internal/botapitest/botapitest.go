@@ -42,6 +42,7 @@ const (
 	NotModified    = "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"
 	ChatMigrated   = "Bad Request: group chat was upgraded to a supergroup chat"
 	MessageTooLong = "Bad Request: message is too long"
+	BotKicked      = "Forbidden: bot was kicked from the supergroup chat"
 )
 
 // Message is one message the server accepted, with what later requests did
@@ -63,12 +64,23 @@ type Message struct {
 // Telegram would"; any other status is answered as an API error without
 // looking at the body. Delay is slept before answering; it ends early when
 // the client goes away or the server closes, and then nothing is recorded.
+//
+// AnswerDelay and CutBody act after the request was handled: a message it
+// sent stays sent whatever the client sees, as with Telegram (or a proxy in
+// front of it) taking a message and then answering late, or losing the
+// connection while it answers.
 type Response struct {
 	Status          int
 	Description     string
 	RetryAfter      int
 	MigrateToChatID int64
 	Delay           time.Duration
+	// AnswerDelay holds the answer back this long after the request was
+	// handled; a client that gives up meanwhile gets no answer.
+	AnswerDelay time.Duration
+	// CutBody sends the answer's status line and headers, with the length
+	// of the whole body, then half of the body, and closes the connection.
+	CutBody bool
 }
 
 // Server is the fake API. It is safe for concurrent use.
@@ -84,6 +96,7 @@ type Server struct {
 	requests int
 	queue    []Response
 	def      Response
+	migrated map[string]int64 // a group's id → its supergroup's
 }
 
 // chat is what the server knows of one chat: its next message_id and where
@@ -118,7 +131,17 @@ func NewTLS(tb testing.TB, token string) *Server {
 }
 
 func newServer(token string) *Server {
-	return &Server{token: token, done: make(chan struct{}), byChat: map[string]*chat{}}
+	return &Server{token: token, done: make(chan struct{}), byChat: map[string]*chat{}, migrated: map[string]int64{}}
+}
+
+// Migrate upgrades the group from to the supergroup to, as Telegram does
+// when a group gets topics or a public link: from then on every request
+// naming from is refused with 400 and migrate_to_chat_id, and to is a chat
+// of its own, whose message_ids start again at 1.
+func (s *Server) Migrate(from string, to int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.migrated[from] = to
 }
 
 // URL is the base URL to use as the client's api_url.
@@ -283,6 +306,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	req, chatID, apiErr := decode(r)
 	if apiErr == nil {
+		s.mu.Lock()
+		to, gone := s.migrated[chatID]
+		s.mu.Unlock()
+		if gone {
+			writeError(w, Response{Status: http.StatusBadRequest, Description: ChatMigrated, MigrateToChatID: to})
+			return
+		}
 		var result map[string]any
 		if method == "sendmessage" {
 			result, apiErr = s.send(req, chatID)
@@ -290,11 +320,40 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			result, apiErr = s.edit(req, chatID)
 		}
 		if apiErr == nil {
-			writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": result})
+			s.answer(w, r, resp, map[string]any{"ok": true, "result": result})
 			return
 		}
 	}
 	writeError(w, Response{Status: apiErr.status, Description: apiErr.desc})
+}
+
+// answer writes the answer to a request that was handled, late or cut off
+// when resp says so.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, resp Response, body map[string]any) {
+	if resp.AnswerDelay > 0 {
+		t := time.NewTimer(resp.AnswerDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return
+		case <-s.done:
+			return
+		}
+	}
+	if !resp.CutBody {
+		writeJSON(w, http.StatusOK, body)
+		return
+	}
+	raw, _ := json.Marshal(body) // plain types: always encodes
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(fmt.Sprintf("botapitest: cutting the answer: %v", err)) // httptest's server always hijacks
+	}
+	defer conn.Close()
+	fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(raw))
+	buf.Write(raw[:len(raw)/2])
+	_ = buf.Flush() // the connection closes next: the client sees the body end early
 }
 
 // decode reads and checks what both methods share: the body, the chat and

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -313,4 +314,62 @@ func TestTLS(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode)
 	require.Len(t, s.Messages(), 1)
+}
+
+// A late answer: the message is sent at once, the client that gave up sees
+// nothing, and the message stays sent.
+func TestAnswerDelayAcceptsFirst(t *testing.T) {
+	s := New(t, token)
+	s.Enqueue(Response{AnswerDelay: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	raw, err := json.Marshal(map[string]any{"chat_id": 5, "text": "late"})
+	require.NoError(t, err)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL()+"/bot"+token+"/sendMessage", bytes.NewReader(raw))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	failed := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		failed <- err
+	}()
+	require.Eventually(t, func() bool { return len(s.Messages()) == 1 }, 30*time.Second, 5*time.Millisecond)
+	cancel()
+	require.Error(t, <-failed)
+	require.Equal(t, "late", s.Messages()[0].Text)
+}
+
+// A cut-off answer: status 200 and the whole body's length, half a body.
+func TestCutBodyAcceptsFirst(t *testing.T) {
+	s := New(t, token)
+	s.Enqueue(Response{CutBody: true})
+	resp, err := http.Post(s.URL()+"/bot"+token+"/sendMessage", "application/json", strings.NewReader(`{"chat_id":5,"text":"cut"}`))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	_, err = io.ReadAll(resp.Body)
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	require.Len(t, s.Messages(), 1)
+	require.Equal(t, true, post(t, s.URL()+"/bot"+token+"/sendMessage", map[string]any{"chat_id": 5, "text": "next"}).body["ok"],
+		"the next request is answered whole")
+}
+
+// A migrated group refuses every request with the supergroup's id; the
+// supergroup is a chat of its own.
+func TestMigrate(t *testing.T) {
+	s := New(t, token)
+	url := s.URL() + "/bot" + token + "/sendMessage"
+	require.Equal(t, http.StatusOK, post(t, url, map[string]any{"chat_id": -42, "text": "before"}).status)
+	s.Migrate("-42", -10042)
+	a := post(t, url, map[string]any{"chat_id": -42, "text": "after"})
+	require.Equal(t, http.StatusBadRequest, a.status)
+	require.Equal(t, ChatMigrated, a.body["description"])
+	require.Equal(t, float64(-10042), a.body["parameters"].(map[string]any)["migrate_to_chat_id"])
+	a = post(t, url, map[string]any{"chat_id": -10042, "text": "after"})
+	require.Equal(t, float64(1), a.body["result"].(map[string]any)["message_id"])
+	a = post(t, s.URL()+"/bot"+token+"/editMessageText", map[string]any{"chat_id": -42, "message_id": 1, "text": "edited"})
+	require.Equal(t, ChatMigrated, a.body["description"])
 }

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/influxdata/telegraf/config"
@@ -77,10 +79,32 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("telegram API error %d: %s", e.Code, e.Description)
 }
 
-// dropped reports whether retrying cannot help: a client error other than
-// rate limiting (bad token, chat not found, bot blocked, bad request).
+// dropped reports whether retrying cannot help: a message refused for its
+// own content. Rate limiting and configuration faults are retried.
 func (e *apiError) dropped() bool {
-	return e.Code >= 400 && e.Code < 500 && e.Code != http.StatusTooManyRequests
+	return e.Code >= 400 && e.Code < 500 && e.Code != http.StatusTooManyRequests && e.configFault() == ""
+}
+
+// configFault says what to fix when the error refuses every message to the
+// chat, not this one: a token revoked or being rotated, the bot removed from
+// the group or blocked, a chat or topic that does not exist for the bot.
+// Someone will fix it, so the queue waits for them. "" for other errors.
+func (e *apiError) configFault() string {
+	switch {
+	case e.Code == http.StatusUnauthorized:
+		return "check 'token' (revoked, or being rotated?)"
+	case e.Code == http.StatusNotFound:
+		return "check 'token' and 'api_url'"
+	case e.Code == http.StatusForbidden:
+		return "add the bot to the chat (or unblock it) and let it post there"
+	case e.is("chat not found"):
+		return "check 'chat_id' and that the bot is a member of the chat"
+	case e.is("message thread not found"), e.is("topic_deleted"), e.is("topic_closed"):
+		return "check 'message_thread_id' (a topic deleted or closed?)"
+	case e.is("not enough rights"), e.is("have no rights"), e.is("need administrator rights"):
+		return "let the bot post in the chat"
+	}
+	return ""
 }
 
 // parseError reports Telegram refusing the HTML markup.
@@ -104,12 +128,27 @@ func (e *apiError) is(description string) bool {
 type transportError struct {
 	msg     string
 	timeout bool
+	// sent: the whole request went out before the failure, so Telegram may
+	// have taken the message (Telegram has no idempotency key).
+	sent bool
 }
 
 func (e *transportError) Error() string { return e.msg }
 
 // Timeout reports whether the request timed out.
 func (e *transportError) Timeout() bool { return e.timeout }
+
+// unreadableAnswer is a 2xx answer whose body could not be read or decoded
+// (a connection reset while Telegram answered): Telegram took the message,
+// but its message_id is unknown.
+type unreadableAnswer struct {
+	status int
+	err    error
+}
+
+func (e *unreadableAnswer) Error() string {
+	return fmt.Sprintf("HTTP %d with an unreadable body: %v", e.status, e.err)
+}
 
 // client is a small Bot API client. It never keeps the token in plain: the
 // secret is opened for each request, used to build the URL and destroyed.
@@ -140,19 +179,21 @@ func newClient(baseURL string, token *config.Secret, transport *http.Transport, 
 
 func (c *client) close() { c.http.CloseIdleConnections() }
 
-// sendMessage posts one message and returns its message_id. The error is an
-// *apiError when the API answered otherwise, or a *transportError.
-func (c *client) sendMessage(ctx context.Context, msg *sendMessageRequest) (int64, error) {
-	return c.call(ctx, "sendMessage", msg)
+// sendMessage posts one message within timeout (0: the client's) and
+// returns its message_id. The error is an *apiError when the API answered
+// otherwise, an *unreadableAnswer when it took the message but its answer
+// was lost, or a *transportError.
+func (c *client) sendMessage(ctx context.Context, msg *sendMessageRequest, timeout time.Duration) (int64, error) {
+	return c.call(ctx, "sendMessage", msg, timeout)
 }
 
 // editMessageText replaces the text of a message sent before.
 func (c *client) editMessageText(ctx context.Context, msg *editMessageTextRequest) error {
-	_, err := c.call(ctx, "editMessageText", msg)
+	_, err := c.call(ctx, "editMessageText", msg, 0)
 	return err
 }
 
-func (c *client) call(ctx context.Context, method string, msg any) (int64, error) {
+func (c *client) call(ctx context.Context, method string, msg any, timeout time.Duration) (int64, error) {
 	// Without the HTML escaping of encoding/json: "<b>" rather than
 	// "\u003cb\u003e", the same to Telegram and readable in a dump.
 	var body bytes.Buffer
@@ -174,9 +215,21 @@ func (c *client) call(ctx context.Context, method string, msg any) (int64, error
 		return 0, c.scrub(method, err, token)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
+	var sent atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) { sent.Store(info.Err == nil) },
+	}))
+	hc := c.http
+	if timeout > 0 {
+		longer := *c.http // the same transport, another timeout
+		longer.Timeout = timeout
+		hc = &longer
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, c.scrub(method, err, token)
+		terr := c.scrub(method, err, token)
+		terr.sent = sent.Load()
+		return 0, terr
 	}
 	id, err := decodeAnswer(method, resp)
 	_ = resp.Body.Close() // read already: nothing to report
@@ -186,7 +239,7 @@ func (c *client) call(ctx context.Context, method string, msg any) (int64, error
 // scrub turns an error of net/http into one that cannot hold the token: the
 // URL of a *url.Error is replaced by the method's name and any remaining
 // occurrence of the token or another secret is masked.
-func (c *client) scrub(method string, err error, token string) error {
+func (c *client) scrub(method string, err error, token string) *transportError {
 	op := "POST"
 	var timeout bool
 	var ue *url.Error
@@ -211,12 +264,22 @@ func (c *client) scrub(method string, err error, token string) error {
 }
 
 func decodeAnswer(method string, resp *http.Response) (int64, error) {
+	// A 2xx is Telegram's "taken": a body cut short after it (a reset
+	// connection) loses the message_id, not the message.
+	accepted := resp.StatusCode/100 == 2 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json")
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
+		if accepted {
+			return 0, &unreadableAnswer{status: resp.StatusCode, err: err}
+		}
 		return 0, &transportError{msg: fmt.Sprintf("reading %s answer (HTTP %d): %v", method, resp.StatusCode, err)}
 	}
 	var ans apiResponse
 	if err := json.Unmarshal(raw, &ans); err != nil {
+		var syntax *json.SyntaxError
+		if accepted && (errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF)) {
+			return 0, &unreadableAnswer{status: resp.StatusCode, err: err}
+		}
 		return 0, &apiError{Code: resp.StatusCode, Description: fmt.Sprintf("undecodable answer (HTTP %d %s)", resp.StatusCode, http.StatusText(resp.StatusCode))}
 	}
 	if ans.OK && resp.StatusCode == http.StatusOK {

@@ -214,3 +214,13 @@ func waitMessages(t *testing.T, srv *botapitest.Server, n int) []botapitest.Mess
 		"waiting for %d messages, got %d", n, len(srv.Messages()))
 	return srv.Messages()
 }
+
+// queueWrite hands ms to the output: delivered, or queued and not yet
+// delivered (without a state directory Write says so, and Telegraf keeps
+// the batch).
+func queueWrite(t *testing.T, out telegraf.Output, ms []telegraf.Metric) {
+	t.Helper()
+	if err := out.Write(ms); err != nil {
+		require.ErrorIs(t, err, ErrNotDelivered)
+	}
+}

@@ -36,7 +36,7 @@ func TestThroughProxyWithTLS(t *testing.T) {
 		p.HTTPProxyURL = strings.Replace(proxy.URL, "http://", "http://alerts:hunter2@", 1)
 		p.TLSCA = caFile(t, api)
 	})
-	require.NoError(t, p.Write(batch(2)))
+	queueWrite(t, p, batch(2))
 	require.Equal(t, alertTexts(1, 2), texts(waitMessages(t, api, 2)))
 	tunnels := proxy.Tunnels()
 	require.NotEmpty(t, tunnels)
@@ -53,13 +53,13 @@ func TestThroughProxyWithTLS(t *testing.T) {
 func TestTLSVerified(t *testing.T) {
 	api := botapitest.NewTLS(t, testToken)
 	p := newPlugin(t, api.URL(), func(p *Telegram) { p.CloseTimeout = 0 })
-	require.NoError(t, p.Write(batch(1)))
+	queueWrite(t, p, batch(1))
 	require.Eventually(t, func() bool { return p.log.count("E!", "Cannot deliver", "certificate") == 1 }, 30*time.Second, 5*time.Millisecond)
 	require.Empty(t, api.Messages())
 	require.NoError(t, p.Close())
 
 	insecure := newPlugin(t, api.URL(), func(p *Telegram) { p.InsecureSkipVerify = true })
-	require.NoError(t, insecure.Write(batch(1)))
+	queueWrite(t, insecure, batch(1))
 	waitMessages(t, api, 1)
 }
 
@@ -74,7 +74,7 @@ func TestProxyURLWinsOverEnvironment(t *testing.T) {
 		p.HTTPProxyURL = proxy.URL
 		p.TLSCA = caFile(t, api)
 	})
-	require.NoError(t, p.Write(batch(1)))
+	queueWrite(t, p, batch(1))
 	waitMessages(t, api, 1)
 	require.NotEmpty(t, proxy.Tunnels())
 }
@@ -89,7 +89,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	failing := func(apiURL string, opts ...func(*Telegram)) {
 		t.Helper()
 		p := newPlugin(t, apiURL, append(opts, func(p *Telegram) { p.CloseTimeout = 0 })...)
-		require.NoError(t, p.Write([]telegraf.Metric{alertEvent("alert", "🚨 leak test", 1)}))
+		queueWrite(t, p, []telegraf.Metric{alertEvent("alert", "🚨 leak test", 1)})
 		require.Eventually(t, func() bool { return p.log.count("E!") > 0 }, 30*time.Second, 5*time.Millisecond)
 		require.NoError(t, p.Close())
 		logs = append(logs, p.log)

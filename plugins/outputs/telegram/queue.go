@@ -1,7 +1,10 @@
 package telegram
 
 import (
+	"errors"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/influxdata/telegraf"
 )
@@ -40,14 +43,27 @@ type queue struct {
 	file    *queueFile // nil: in memory only
 	disk    streak
 	log     telegraf.Logger
+	// queued counts the events in events by identity, to tell a writer
+	// which of its events are still waiting.
+	queued map[uint64]int
 
 	// wake holds a token when events were pushed since the sender last
 	// looked.
 	wake chan struct{}
+	// changed is closed, and replaced, when events leave the queue or the
+	// sender's state changes: writers waiting for a delivery look again.
+	changed chan struct{}
+	// recreate makes the state directory again when the queue file was
+	// deleted under the output; nil without a state directory.
+	recreate func() error
+	// recreated is set when the directory was made again: the threads must
+	// be written to it anew.
+	recreated atomic.Bool
 }
 
 func newQueue(log telegraf.Logger, file *queueFile, st queueState) *queue {
-	q := &queue{file: file, log: log, lastSeq: st.lastSeq, wake: make(chan struct{}, 1)}
+	q := &queue{file: file, log: log, lastSeq: st.lastSeq, wake: make(chan struct{}, 1),
+		queued: map[uint64]int{}, changed: make(chan struct{})}
 	q.disk.what = "Writing the queue file"
 	for _, id := range st.seen {
 		q.seen.add(id)
@@ -55,9 +71,13 @@ func newQueue(log telegraf.Logger, file *queueFile, st queueState) *queue {
 	q.events = st.events
 	for _, ev := range q.events {
 		q.bytes += len(ev.Text)
+		q.queued[ev.ID]++
 	}
 	if len(q.events) > 0 {
 		q.signal()
+	}
+	if file != nil && file.stale {
+		q.disk.failures = 1 // the start could not write it: say when it works
 	}
 	return q
 }
@@ -75,18 +95,29 @@ func (q *queue) push(evs []event) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var lines []byte
-	added := 0
+	added, superseded := 0, 0
 	for _, ev := range evs {
 		if q.seen.has(ev.ID) {
 			continue
+		}
+		if ev.Kind == "recovery" {
+			superseded += q.supersede(ev.AlertIDs)
 		}
 		q.seen.add(ev.ID)
 		q.lastSeq++
 		ev.Seq = q.lastSeq
 		q.events = append(q.events, ev)
 		q.bytes += len(ev.Text)
+		q.queued[ev.ID]++
 		lines = append(lines, encodeRecord(record{Add: &ev})...)
 		added++
+	}
+	if superseded > 0 {
+		q.log.Infof("Dropped %d alert and realert event(s) not yet sent: their job's recovery, queued now, tells the end of the story", superseded)
+		if q.file != nil {
+			q.file.stale = true // an event left the middle: rewrite the file whole
+		}
+		q.notifyLocked()
 	}
 	if added == 0 {
 		return 0
@@ -106,10 +137,69 @@ func (q *queue) overflow() int {
 	n := 0
 	for len(q.events)-n > 1 && (len(q.events)-n > maxQueued || q.bytes > maxQueuedBytes) {
 		q.bytes -= len(q.events[n].Text)
+		q.unqueue(q.events[n].ID)
 		n++
 	}
 	q.events = q.events[n:]
 	return n
+}
+
+// supersede removes the queued alerts and realerts of the jobs of a
+// recovery, all of whose jobs are among ids, so that no alert is sent after
+// its job's recovery. The head stays: the sender may be sending it (then it
+// goes out before the recovery). It returns how many it removed.
+func (q *queue) supersede(ids []string) int {
+	if len(ids) == 0 || len(q.events) < 2 {
+		return 0
+	}
+	n, head := 0, q.events[0].Seq
+	q.events = slices.DeleteFunc(q.events, func(ev event) bool {
+		if ev.Seq == head || (ev.Kind != "alert" && ev.Kind != "realert") || len(ev.AlertIDs) == 0 {
+			return false
+		}
+		for _, id := range ev.AlertIDs {
+			if !slices.Contains(ids, id) {
+				return false
+			}
+		}
+		q.bytes -= len(ev.Text)
+		q.unqueue(ev.ID)
+		n++
+		return true
+	})
+	return n
+}
+
+func (q *queue) unqueue(id uint64) {
+	if q.queued[id]--; q.queued[id] <= 0 {
+		delete(q.queued, id)
+	}
+}
+
+// waiting returns how many of ids are still queued, and a channel closed at
+// the next change.
+func (q *queue) waiting(ids []uint64) (int, <-chan struct{}) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		if q.queued[id] > 0 {
+			n++
+		}
+	}
+	return n, q.changed
+}
+
+// notify wakes the writers waiting for a delivery.
+func (q *queue) notify() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.notifyLocked()
+}
+
+func (q *queue) notifyLocked() {
+	close(q.changed)
+	q.changed = make(chan struct{})
 }
 
 // head returns up to n events from the oldest.
@@ -132,12 +222,14 @@ func (q *queue) done(seq uint64) {
 	i := 0
 	for i < len(q.events) && q.events[i].Seq <= seq {
 		q.bytes -= len(q.events[i].Text)
+		q.unqueue(q.events[i].ID)
 		i++
 	}
 	if i == 0 {
 		return
 	}
 	q.events = q.events[i:]
+	q.notifyLocked()
 	q.persist(encodeRecord(record{Done: seq}))
 }
 
@@ -149,6 +241,15 @@ func (q *queue) persist(lines []byte) {
 		return
 	}
 	err := q.file.append(lines)
+	if errors.Is(err, errFileGone) && q.recreate != nil {
+		q.log.Errorf("The queue file %q was deleted (or replaced) while the output ran: making the state directory again, rewriting the queue and taking the lock again",
+			q.file.path)
+		if rerr := q.recreate(); rerr != nil {
+			err = rerr
+		} else {
+			q.recreated.Store(true)
+		}
+	}
 	if err != nil || q.file.size > q.liveBytes()+compactGarbage {
 		err = q.file.rewrite(q.state())
 	}

@@ -193,7 +193,7 @@ func TestQueueDiskFailureWorksFromMemory(t *testing.T) {
 	srv.SetDefault(botapitest.Response{Status: 500})
 	dir := t.TempDir()
 	p := newPlugin(t, srv.URL(), func(p *Telegram) { p.StateDirectory = dir })
-	require.NoError(t, p.Write(batch(1)))
+	queueWrite(t, p, batch(1))
 
 	// The disk fails: appends give ENOSPC, rewrites find no directory.
 	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
@@ -205,14 +205,14 @@ func TestQueueDiskFailureWorksFromMemory(t *testing.T) {
 	p.queue.file.path = filepath.Join(dir, "gone", "queue.log")
 	p.queue.mu.Unlock()
 
-	require.NoError(t, p.Write(batch(3)[1:2]))
-	require.NoError(t, p.Write(batch(3)[2:3]))
+	queueWrite(t, p, batch(3)[1:2])
+	queueWrite(t, p, batch(3)[2:3])
 	require.Equal(t, 1, p.log.count("W!", "Writing the queue file failed"), p.log.String())
 
 	p.queue.mu.Lock()
 	p.queue.file.path = realPath
 	p.queue.mu.Unlock()
-	require.NoError(t, p.Write(batch(4)[3:4]))
+	queueWrite(t, p, batch(4)[3:4])
 	require.Equal(t, 1, p.log.count("I!", "Writing the queue file works again after 2 failed attempts"), p.log.String())
 
 	srv.SetDefault(botapitest.Response{})
@@ -250,7 +250,7 @@ func TestStateDirectoryUnusable(t *testing.T) {
 	srv := newServer(t)
 	p := newPlugin(t, srv.URL(), func(p *Telegram) { p.StateDirectory = filepath.Join(file, "telegram") })
 	require.Equal(t, 1, p.log.count("E!", "Cannot use 'state_directory'", "a crash loses the events not yet delivered"), p.log.String())
-	require.NoError(t, p.Write(batch(2)))
+	queueWrite(t, p, batch(2))
 	require.Equal(t, alertTexts(1, 2), texts(waitMessages(t, srv, 2)))
 }
 
@@ -262,7 +262,7 @@ func TestCloseDeliversThenLeavesTheRestQueued(t *testing.T) {
 	srv := newServer(t)
 	dir := t.TempDir()
 	p := newPlugin(t, srv.URL(), func(p *Telegram) { p.StateDirectory = dir })
-	require.NoError(t, p.Write(batch(3)))
+	queueWrite(t, p, batch(3))
 	require.NoError(t, p.Close())
 	require.Equal(t, alertTexts(1, 3), texts(srv.Messages()), "delivered before Close returned")
 
@@ -271,7 +271,7 @@ func TestCloseDeliversThenLeavesTheRestQueued(t *testing.T) {
 		p.StateDirectory = dir
 		p.CloseTimeout = config.Duration(time.Hour)
 	})
-	require.NoError(t, p2.Write(batch(5)[3:]))
+	queueWrite(t, p2, batch(5)[3:])
 	closed := make(chan error)
 	go func() { closed <- p2.Close() }()
 	select {
@@ -299,7 +299,7 @@ func TestCloseDuringLongRetryWait(t *testing.T) {
 	p.Log = log
 	require.NoError(t, p.Init())
 	require.NoError(t, p.Connect()) // the real clock
-	require.NoError(t, p.Write(batch(1)))
+	queueWrite(t, p, batch(1))
 	require.Eventually(t, func() bool { return log.count("W!", "asks to wait 1h0m0s") == 1 }, 30*time.Second, 5*time.Millisecond)
 
 	closed := make(chan error)
@@ -313,13 +313,15 @@ func TestCloseDuringLongRetryWait(t *testing.T) {
 	require.Equal(t, 1, log.count("W!", "Stopping with 1 event(s) not delivered"), log.String())
 }
 
-func TestCloseWithoutStateDirectorySaysWhatIsLost(t *testing.T) {
+// Without a state directory, what is left at the stop was never
+// acknowledged: Telegraf's buffer holds it.
+func TestCloseWithoutStateDirectorySaysWhereTheEventsAre(t *testing.T) {
 	srv := newServer(t)
 	srv.SetDefault(botapitest.Response{Status: 502})
 	p := newPlugin(t, srv.URL(), func(p *Telegram) { p.CloseTimeout = config.Duration(100 * time.Millisecond) })
-	require.NoError(t, p.Write(batch(2)))
+	require.ErrorIs(t, p.Write(batch(2)), ErrNotDelivered)
 	require.NoError(t, p.Close())
-	require.Equal(t, 1, p.log.count("E!", "Stopping with 2 event(s) not delivered: they are lost, no 'state_directory' keeps them"), p.log.String())
+	require.Equal(t, 1, p.log.count("W!", "Stopping with 2 event(s) not delivered: not acknowledged, they stay in Telegraf's buffer"), p.log.String())
 }
 
 // FuzzParseQueueFile: whatever bytes the queue file holds, loading never

@@ -178,15 +178,39 @@ func openQueueFile(path string) (*queueFile, queueState, loadResult, error) {
 	}
 	q := &queueFile{path: path}
 	if err := q.rewrite(st); err != nil {
-		return nil, st, res, err
+		// Read but not writable: the caller delivers st from memory, and
+		// the next write rewrites the file (q is stale).
+		return q, st, res, err
 	}
 	return q, st, res, nil
+}
+
+// errFileGone: the queue file was deleted or replaced under the running
+// output (its directory removed, say): appends would go to a file nobody
+// will read.
+var errFileGone = errors.New("the queue file was deleted or replaced")
+
+// gone reports whether the open file is no longer the one at path.
+func (q *queueFile) gone() bool {
+	if q.f == nil {
+		return false
+	}
+	open, err := q.f.Stat()
+	if err != nil {
+		return false
+	}
+	there, err := os.Stat(q.path)
+	return err != nil || !os.SameFile(open, there)
 }
 
 // append writes lines and syncs them.
 func (q *queueFile) append(lines []byte) error {
 	if q.f == nil || q.stale {
 		return errors.New("queue file needs a rewrite")
+	}
+	if q.gone() {
+		q.stale = true
+		return errFileGone
 	}
 	n, err := q.f.Write(lines)
 	q.size += int64(n)

@@ -81,7 +81,7 @@ func TestReadmeExample(t *testing.T) {
 	front := httptest.NewServer(rec.handler(api.URL()))
 	t.Cleanup(front.Close)
 	p := newPlugin(t, front.URL, func(p *Telegram) { p.EditAlertOnRecovery = true })
-	require.NoError(t, p.Write(metrics))
+	queueWrite(t, p, metrics)
 	msgs := waitMessages(t, api, 3)
 	require.NoError(t, p.Close())
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -25,18 +26,26 @@ const (
 	// (edit_alert_on_recovery): a sign, not a word, as the output does not
 	// know the message's language.
 	resolvedMark = "✅ "
+	// maxTimeoutFactor caps the growth of the timeout after timeouts that
+	// may have delivered the message: at most this many times 'timeout'.
+	maxTimeoutFactor = 8
 )
 
 // sender delivers the queue in the background: in order, paced, retried
 // until Telegram takes each message or refuses it for good, threaded, and
 // merged when backed up. Only its own goroutine uses it.
 type sender struct {
-	chatID       string // follows a group's upgrade to a supergroup
-	threadID     int64
-	silent       map[string]bool
-	replies      bool
-	markResolved bool
-	maxRetryWait time.Duration
+	chatID     string // follows a group's upgrade to a supergroup
+	configChat string // 'chat_id'
+	// migrationPath keeps a group's upgrade across restarts ("": memory
+	// only).
+	migrationPath string
+	threadID      int64
+	silent        map[string]bool
+	replies       bool
+	markResolved  bool
+	maxRetryWait  time.Duration
+	timeout       time.Duration // 'timeout': the first attempt's
 
 	client  *client
 	pace    *pacer
@@ -52,14 +61,33 @@ type sender struct {
 	lastSent time.Time
 	backlog  *episode // nil while not backed up
 	failing  *episode // nil while deliveries succeed
+	// slow is the timeout of the next attempt after timeouts that may have
+	// delivered the message (0: 'timeout'). It stays while the API
+	// answers slower than 'timeout', so a slow API gets each message once.
+	slow time.Duration
+	// splitUntil: the events up to this seq go one per message, after a
+	// merged message holding them was refused for its content.
+	splitUntil uint64
+	// down is the failure that keeps the queue waiting, for Write to report
+	// ("" while deliveries succeed).
+	down atomic.Pointer[string]
+}
+
+// failure is what keeps the queue waiting: "" while deliveries succeed.
+func (s *sender) failure() string {
+	if p := s.down.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // episode is a backlog or an outage, reported once when it starts and once
 // when it ends.
 type episode struct {
 	start    time.Time
-	events   int // backlog: events sent or dropped
-	messages int // backlog: messages; outage: failed attempts
+	events   int    // backlog: events sent or dropped
+	messages int    // backlog: messages; outage: failed attempts
+	cause    string // outage: what failed; a new cause is reported anew
 }
 
 // errStopping ends a delivery that would have to wait for a retry while
@@ -111,6 +139,15 @@ func (s *sender) run(ctx context.Context, drain <-chan struct{}) {
 // and dropped). It returns an error only when ctx ends, or when a retry
 // would be needed while the output is closing.
 func (s *sender) deliverNext(ctx context.Context) error {
+	if s.queue.recreated.Swap(false) {
+		// The state directory was made again: what it held goes back.
+		s.threads.save()
+		if s.chatID != s.configChat {
+			if err := saveMigration(s.migrationPath, s.configChat, s.chatID); err != nil {
+				s.log.Warnf("Cannot record the upgrade in %q: %v", s.migrationPath, err)
+			}
+		}
+	}
 	for {
 		if err := s.pace.wait(ctx); err != nil {
 			return err
@@ -130,6 +167,11 @@ func (s *sender) deliverNext(ctx context.Context) error {
 				return err
 			}
 			continue // compose again: more may be waiting by now
+		case err != nil && len(evs) > 1:
+			// Refused for its content: which event is at fault is unknown,
+			// so each goes alone and only that one is dropped.
+			s.splitUntil = evs[len(evs)-1].Seq
+			continue
 		}
 		s.finish(ctx, evs, req.ChatID, id, err)
 		return nil
@@ -147,6 +189,9 @@ func (s *sender) compose() ([]event, *sendMessageRequest, string) {
 		limit = maxEventsPerMessage
 	}
 	evs := s.queue.head(limit)
+	if evs[0].Seq <= s.splitUntil {
+		evs = evs[:1]
+	}
 	parts := make([]rendered, len(evs))
 	for i, ev := range evs {
 		parts[i] = render(ev.Text, maxTextRunes)
@@ -222,15 +267,30 @@ func (s *sender) closing() bool {
 // error and no wait when the message is refused for good.
 func (s *sender) post(ctx context.Context, req *sendMessageRequest, plainText string) (int64, time.Duration, error) {
 	for {
-		id, err := s.client.sendMessage(ctx, req)
+		start := time.Now() // the API's real latency, whatever clock paces
+		id, err := s.client.sendMessage(ctx, req, s.slow)
+		var lost *unreadableAnswer
+		if errors.As(err, &lost) {
+			s.log.Warnf("Chat %q: Telegram took the message (HTTP %d) but its answer could not be read (%v): not sent again; "+
+				"without its message_id, its job's realerts and recovery will not be replies", req.ChatID, lost.status, lost.err)
+			err = nil
+		}
 		if err == nil {
 			s.pace.book()
 			s.lastSent = s.now()
 			s.endOutage()
+			if s.slow > 0 && time.Since(start) < s.timeout {
+				s.log.Infof("Chat %q: Telegram answers within %s again", req.ChatID, s.timeout)
+				s.slow = 0
+			}
 			return id, 0, nil
 		}
 		if ctx.Err() != nil {
 			return 0, 0, err
+		}
+		var terr *transportError
+		if errors.As(err, &terr) && terr.timeout && terr.sent {
+			return 0, s.maybeSent(req.ChatID, err), err
 		}
 		var apiErr *apiError
 		if errors.As(err, &apiErr) {
@@ -255,23 +315,65 @@ func (s *sender) post(ctx context.Context, req *sendMessageRequest, plainText st
 			case apiErr.replyNotFound() && req.ReplyParameters != nil:
 				req.ReplyParameters = nil
 				continue
+			case apiErr.configFault() != "":
+				return 0, s.refused(req.ChatID, apiErr), err
 			case apiErr.dropped():
 				return 0, 0, err
 			}
 		}
-		return 0, s.failed(req.ChatID, err), err
+		return 0, s.failed(req.ChatID, err, "unavailable", func() {
+			s.log.Errorf("Cannot deliver to chat %q: %v; retrying with waits of up to %s, %d event(s) queued",
+				req.ChatID, err, s.maxRetryWait, s.queue.len())
+		}), err
 	}
 }
 
+// refused notes an attempt refused for a fault of the configuration or of
+// the chat (401, 403, chat or topic not found): nothing is dropped, the
+// queue waits for someone to fix it. One error per episode names the chat
+// and what to fix.
+func (s *sender) refused(chatID string, apiErr *apiError) time.Duration {
+	return s.failed(chatID, apiErr, strconv.Itoa(apiErr.Code)+apiErr.Description, func() {
+		s.log.Errorf("Cannot deliver to chat %q: %s (HTTP %d): %s; holding %d event(s) and retrying with waits of up to %s",
+			chatID, apiErr.Description, apiErr.Code, apiErr.configFault(), s.queue.len(), s.maxRetryWait)
+	})
+}
+
+// maybeSent notes an attempt that timed out after the whole request went
+// out: Telegram may have taken the message, and has no idempotency key. The
+// next attempt waits at least as long as this one did and gets twice its
+// timeout (up to maxTimeoutFactor times 'timeout'), so that an API that
+// stays slow gets the message through the second time: one copy too many
+// at most.
+func (s *sender) maybeSent(chatID string, err error) time.Duration {
+	took := max(s.slow, s.timeout)
+	first := s.slow == 0
+	s.slow = min(2*took, maxTimeoutFactor*s.timeout)
+	wait := max(s.failed(chatID, err, "slow", func() {}), took)
+	if first {
+		s.log.Warnf("Chat %q: no answer within %s: Telegram may have taken the message; sending it again in %s with a timeout of %s (the chat may show it twice)",
+			chatID, took, wait, s.slow)
+	} else {
+		s.log.Debugf("Chat %q: no answer within %s; next attempt in %s with a timeout of %s", chatID, took, wait, s.slow)
+	}
+	return wait
+}
+
 // failed notes a failed attempt that is worth retrying (5xx, an answer that
-// is not the API's, a timeout, a refused connection, a proxy refusing) and
-// returns the wait before the next one. The first failure of an outage is
-// logged as an error, the others at debug level.
-func (s *sender) failed(chatID string, err error) time.Duration {
+// is not the API's, a timeout, a refused connection, a proxy refusing, a
+// configuration fault) and returns the wait before the next one. The first
+// failure of an outage, and the first of each new cause, is reported by
+// report; the others are logged at debug level.
+func (s *sender) failed(chatID string, err error, cause string, report func()) time.Duration {
 	if s.failing == nil {
 		s.failing = &episode{start: s.now()}
-		s.log.Errorf("Cannot deliver to chat %q: %v; retrying with waits of up to %s, %d event(s) queued",
-			chatID, err, s.maxRetryWait, s.queue.len())
+	}
+	if s.failing.cause != cause {
+		s.failing.cause = cause
+		msg := "Telegram: " + err.Error()
+		s.down.Store(&msg)
+		s.queue.notify()
+		report()
 	} else {
 		s.log.Debugf("Chat %q: attempt failed: %v", chatID, err)
 	}
@@ -284,18 +386,33 @@ func (s *sender) endOutage() {
 	if s.failing == nil {
 		return
 	}
+	s.down.Store(nil)
 	s.log.Infof("Chat %q: delivering again after %d failed attempt(s) over %s",
 		s.chatID, s.failing.messages, s.now().Sub(s.failing.start).Round(time.Second))
 	s.failing = nil
 }
 
-// migrate follows a group's upgrade to a supergroup for the rest of the run.
+// migrate follows a group's upgrade to a supergroup, and records it in the
+// state directory so that the next start sends there at once and its
+// threads, recorded under the new id, go on.
 func (s *sender) migrate(to int64) {
 	newID := strconv.FormatInt(to, 10)
-	s.log.Errorf("Chat %q was upgraded to a supergroup with the id %q: sending there until the agent restarts; set 'chat_id' = %q in the configuration",
-		s.chatID, newID, newID)
-	s.chatID = newID
-	s.pace.setChat(newID)
+	until := " until the agent restarts"
+	if s.migrationPath != "" {
+		until = ""
+		if err := saveMigration(s.migrationPath, s.configChat, newID); err != nil {
+			until = " until the agent restarts"
+			s.log.Warnf("Cannot record the upgrade in %q: %v", s.migrationPath, err)
+		}
+	}
+	s.log.Errorf("Chat %q was upgraded to a supergroup with the id %q: sending there%s; set 'chat_id' = %q in the configuration",
+		s.chatID, newID, until, newID)
+	s.setChat(newID)
+}
+
+func (s *sender) setChat(chatID string) {
+	s.chatID = chatID
+	s.pace.setChat(chatID)
 }
 
 // backedUp reports whether the queue is backed up: more events wait than
@@ -380,14 +497,16 @@ func (s *sender) recordThreads(evs []event, messageID int64) []threadRef {
 			continue
 		}
 		ref := threadRef{Chat: s.chatID, MessageID: messageID, At: s.now().Unix()}
-		switch ev.Kind {
-		case "alert":
+		switch {
+		case messageID == 0 && ev.Kind != "recovery":
+			// Delivered, but its answer was lost: nothing to reply to.
+		case ev.Kind == "alert":
 			if s.markResolved && len(evs) == 1 && len(ev.AlertIDs) == 1 {
 				ref.Text = ev.Text
 			}
 			s.threads.record(ev.AlertIDs, ref)
 			changed = true
-		case "realert":
+		case ev.Kind == "realert":
 			var unknown []string
 			for _, id := range ev.AlertIDs {
 				if old, ok := s.threads.lookup(id); !ok || old.Chat != s.chatID {
@@ -398,7 +517,7 @@ func (s *sender) recordThreads(evs []event, messageID int64) []threadRef {
 				s.threads.record(unknown, ref)
 				changed = true
 			}
-		case "recovery":
+		case ev.Kind == "recovery":
 			for _, gone := range s.threads.forget(ev.AlertIDs) {
 				changed = true
 				if s.markResolved && gone.Text != "" && gone.Chat == s.chatID {

@@ -167,6 +167,9 @@ func (t *Telegram) Connect() error {
 		return err
 	}
 	t.queue = newQueue(t.Log, qf, st)
+	if t.state != nil {
+		t.queue.recreate = t.state.recreate
+	}
 	if n := len(st.events); n > 0 {
 		t.Log.Infof("Resuming the delivery of %d event(s) queued before the restart", n)
 	}
@@ -176,6 +179,18 @@ func (t *Telegram) Connect() error {
 		threads, _ = loadThreads("", t.Log)
 	}
 	t.sender = t.newSender(threads)
+	if t.state != nil {
+		t.sender.migrationPath = t.state.migrationPath()
+		to, err := loadMigration(t.sender.migrationPath, t.ChatID)
+		switch {
+		case err != nil:
+			t.Log.Warnf("Cannot read %q: %v; a group upgraded to a supergroup is found again at the first message", t.sender.migrationPath, err)
+		case to != "":
+			t.Log.Errorf("Chat %q was upgraded to a supergroup with the id %q: sending there; set 'chat_id' = %q in the configuration",
+				t.ChatID, to, to)
+			t.sender.setChat(to)
+		}
+	}
 
 	var ctx context.Context
 	ctx, t.cancel = context.WithCancel(context.Background())
@@ -217,11 +232,13 @@ func (t *Telegram) newSender(threads *threads) *sender {
 	pace.now, pace.sleep = now, sleep
 	s := &sender{
 		chatID:       t.ChatID,
+		configChat:   t.ChatID,
 		threadID:     t.MessageThreadID,
 		silent:       make(map[string]bool, len(t.SilentEvents)),
 		replies:      t.ThreadReplies,
 		markResolved: t.EditAlertOnRecovery,
 		maxRetryWait: time.Duration(t.MaxRetryWait),
+		timeout:      time.Duration(t.Timeout),
 		client:       t.client,
 		pace:         pace,
 		queue:        t.queue,
@@ -287,7 +304,8 @@ func (t *Telegram) Close() error {
 				t.Log.Warnf("Stopping with %d event(s) not delivered: they stay queued in %q and are sent after the next start",
 					n, t.StateDirectory)
 			} else {
-				t.Log.Errorf("Stopping with %d event(s) not delivered: they are lost, no 'state_directory' keeps them", n)
+				t.Log.Warnf("Stopping with %d event(s) not delivered: not acknowledged, they stay in Telegraf's buffer, "+
+					"which keeps them for the next start with buffer_strategy = \"disk\" (the memory buffer loses them)", n)
 			}
 		}
 		t.queue.close()
@@ -301,9 +319,26 @@ func (t *Telegram) Close() error {
 	return nil
 }
 
-// Write hands the events to the queue and returns: the sender delivers
-// them in the background. A batch Telegraf sends again (after a restart
-// from its disk buffer, say) is recognised and not queued twice.
+// ErrNotDelivered: Write queued the batch but some of it is not delivered
+// yet, and no state directory keeps it: Telegraf must keep the batch.
+var ErrNotDelivered = errors.New("not delivered yet")
+
+// ackWait is how long Write waits, without a state directory, for the
+// batch to be delivered before it tells Telegraf to keep it: long enough
+// for a message or two within Telegram's pacing, short of the timeouts
+// that would hold up Telegraf's flush for long.
+const ackWait = 5 * time.Second
+
+// Write hands the events to the queue; the sender delivers them in the
+// background. A batch Telegraf sends again (after an error, or a restart
+// from its disk buffer) is recognised and not queued twice.
+//
+// With a state directory the queue is on disk when Write returns: Telegraf
+// may drop the batch. Without one, Write acknowledges only what is
+// delivered (or refused for good): it waits up to ackWait while the sender
+// is not failing, then returns ErrNotDelivered so that Telegraf's buffer,
+// on disk with buffer_strategy = "disk", keeps the batch until a later
+// Write finds it delivered.
 func (t *Telegram) Write(metrics []telegraf.Metric) error {
 	if t.queue == nil {
 		return errors.New("not connected")
@@ -315,7 +350,32 @@ func (t *Telegram) Write(metrics []telegraf.Metric) error {
 		}
 	}
 	t.queue.push(evs)
-	return nil
+	if t.queue.persistent() || len(evs) == 0 {
+		return nil
+	}
+	ids := make([]uint64, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	deadline := time.NewTimer(ackWait)
+	defer deadline.Stop()
+	for {
+		n, changed := t.queue.waiting(ids)
+		if n == 0 {
+			return nil
+		}
+		failing := t.sender.failure()
+		if failing == "" {
+			select {
+			case <-changed:
+				continue
+			case <-deadline.C:
+			}
+			failing = "still sending"
+		}
+		return fmt.Errorf("%w: %d of %d event(s) waiting (%s); Telegraf keeps the batch in its buffer and writes it again, "+
+			"set 'state_directory' to queue it on disk instead", ErrNotDelivered, n, len(evs), failing)
+	}
 }
 
 func init() {

@@ -52,13 +52,13 @@ func TestRealertsAndRecoveryReplyToTheAlert(t *testing.T) {
 	dir := t.TempDir()
 	p := newPlugin(t, srv.URL(), func(p *Telegram) { p.StateDirectory = dir })
 
-	require.NoError(t, p.Write([]telegraf.Metric{
+	queueWrite(t, p, []telegraf.Metric{
 		alertEvent("alert", "🚨 job 1", 1),
 		alertEvent("alert", "🚨 job 2", 2),
 		alertEvent("realert", "🔁 job 1", 1),
 		alertEvent("realert", "🔁 job 2", 2),
 		alertEvent("recovery", "✅ job 1", 1),
-	}))
+	})
 	msgs := waitMessages(t, srv, 5)
 	require.Equal(t, []int64{0, 0, 1, 2, 1}, replies(msgs))
 	require.NoError(t, p.Close())
@@ -69,7 +69,7 @@ func TestRealertsAndRecoveryReplyToTheAlert(t *testing.T) {
 	// After a restart (or a SIGKILL: the file is written before the event
 	// counts as delivered), job 2's recovery still replies to its alert.
 	p2 := newPlugin(t, srv.URL(), func(p *Telegram) { p.StateDirectory = dir })
-	require.NoError(t, p2.Write([]telegraf.Metric{alertEvent("recovery", "✅ job 2", 2)}))
+	queueWrite(t, p2, []telegraf.Metric{alertEvent("recovery", "✅ job 2", 2)})
 	require.Equal(t, int64(2), waitMessages(t, srv, 6)[5].ReplyTo)
 	require.NoError(t, p2.Close())
 	require.Empty(t, readThreads(t, dir))
@@ -80,14 +80,14 @@ func TestRealertsAndRecoveryReplyToTheAlert(t *testing.T) {
 func TestDigestThreads(t *testing.T) {
 	srv := newServer(t)
 	p := newPlugin(t, srv.URL())
-	require.NoError(t, p.Write([]telegraf.Metric{
+	queueWrite(t, p, []telegraf.Metric{
 		alertEvent("alert", "🚨 job 1", 1),
 		digestEvent("alert", "🚨 3 blocking processes", 1, 2, 3, 4),
 		alertEvent("realert", "🔁 job 3", 3),
 		digestEvent("realert", "🔁 2 still", 4, 1, 3), // two threads: no reply
 		digestEvent("recovery", "✅ 3 gone", 2, 2, 3, 4),
 		digestEvent("recovery", "✅ 2 gone", 3, 1, 2), // job 2's thread has ended already
-	}))
+	})
 	msgs := waitMessages(t, srv, 6)
 	require.Equal(t, []int64{0, 0, 2, 0, 2, 1}, replies(msgs))
 }
@@ -124,11 +124,11 @@ func TestMergedAlertsThreaded(t *testing.T) {
 func TestAlertDeleted(t *testing.T) {
 	srv := newServer(t)
 	p := newPlugin(t, srv.URL(), func(p *Telegram) { p.EditAlertOnRecovery = true })
-	require.NoError(t, p.Write([]telegraf.Metric{alertEvent("alert", "🚨 job 1", 1)}))
+	queueWrite(t, p, []telegraf.Metric{alertEvent("alert", "🚨 job 1", 1)})
 	waitMessages(t, srv, 1)
 	require.True(t, srv.Delete(testChat, 1))
 
-	require.NoError(t, p.Write([]telegraf.Metric{alertEvent("realert", "🔁 job 1", 1), alertEvent("recovery", "✅ job 1", 1)}))
+	queueWrite(t, p, []telegraf.Metric{alertEvent("realert", "🔁 job 1", 1), alertEvent("recovery", "✅ job 1", 1)})
 	msgs := waitMessages(t, srv, 3)
 	require.Equal(t, []int64{0, 0, 0}, replies(msgs))
 	require.Eventually(t, func() bool { return srv.Requests() == 4 }, 30*time.Second, 5*time.Millisecond, "the edit was tried")
@@ -141,12 +141,12 @@ func TestEditAlertOnRecovery(t *testing.T) {
 		t.Run(fmt.Sprint(on), func(t *testing.T) {
 			srv := newServer(t)
 			p := newPlugin(t, srv.URL(), func(p *Telegram) { p.EditAlertOnRecovery = on })
-			require.NoError(t, p.Write([]telegraf.Metric{
+			queueWrite(t, p, []telegraf.Metric{
 				alertEvent("alert", "🚨 job 1 <x>\nPID 4001", 1),
 				digestEvent("alert", "🚨 2 jobs", 1, 2, 3),
 				alertEvent("recovery", "✅ job 1", 1),
 				digestEvent("recovery", "✅ 2 gone", 2, 2, 3),
-			}))
+			})
 			msgs := waitMessages(t, srv, 4)
 			require.NoError(t, p.Close())
 			if !on {
@@ -164,7 +164,7 @@ func TestEditAlertOnRecovery(t *testing.T) {
 func TestThreadRepliesOff(t *testing.T) {
 	srv := newServer(t)
 	p := newPlugin(t, srv.URL(), func(p *Telegram) { p.ThreadReplies = false })
-	require.NoError(t, p.Write([]telegraf.Metric{alertEvent("alert", "🚨 job 1", 1), alertEvent("recovery", "✅ job 1", 1)}))
+	queueWrite(t, p, []telegraf.Metric{alertEvent("alert", "🚨 job 1", 1), alertEvent("recovery", "✅ job 1", 1)})
 	require.Equal(t, []int64{0, 0}, replies(waitMessages(t, srv, 2)))
 }
 

@@ -1,0 +1,101 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/procblocking/procblocking/internal/botapitest"
+	"github.com/procblocking/procblocking/internal/proctest"
+)
+
+// defaultsConfig is the watchdog's configuration with the Telegram output on
+// its defaults (no state_directory: no queue of its own on disk) under the
+// shipped [agent] table, whose disk buffer keeps what the outputs have not
+// acknowledged.
+func defaultsConfig(t *testing.T, w *watchdog) string {
+	t.Helper()
+	agent := shippedTable(t, "[agent]", w.root, map[string]string{`interval`: `"1s"`})
+	conf := fmt.Sprintf(`%s
+[[inputs.procblocking]]
+  patterns = [%q]
+
+%s
+[[outputs.telegram]]
+  namepass = ["procblocking_alert"]
+  token = "${TELEGRAM_BOT_TOKEN}"
+  chat_id = "${TELEGRAM_CHAT_ID}"
+  api_url = %q
+  flush_interval = "1s"
+
+[[outputs.file]]
+  namepass = ["procblocking_alert", "procblocking_scan"]
+  files = [%q]
+  data_format = "influx"
+  flush_interval = "1s"
+`, agent, w.marker, alertStateTable(w.threshold, w.cooldown, filepath.Join(w.root, "alertstate.json")), w.tgURL, w.metrics)
+	path := filepath.Join(t.TempDir(), "telegraf.conf")
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
+	return path
+}
+
+// The Telegram output on its defaults acknowledges to Telegraf only what it
+// delivered: a recovery made during a Telegram outage stays in Telegraf's
+// disk buffer, survives a SIGKILL of the agent and is delivered once after
+// the restart; a clean restart then sends nothing again.
+func TestTelegramDefaultsDiskBufferSurvivesSIGKILL(t *testing.T) {
+	bin := buildBinary(t, "telegraf-procblocking")
+	tg := botapitest.New(t, e2eToken)
+	marker := newMarker("ackdisk")
+	w := newWatchdog(t, marker, tg.URL())
+	conf := defaultsConfig(t, w)
+
+	orphan := startOrphan(t, marker)
+	pid := strconv.Itoa(orphan.PID)
+	agent := proctest.Start(t, w.env(), bin, "--config", conf)
+	waitFor(t, "the alert", func() bool {
+		require.False(t, agent.Exited(), "agent exited: %v\n%s", agent.Err(), agent.Stderr.String())
+		return count(tg.Messages(), "alert") == 1
+	})
+
+	// Outage; the process ends; the recovery is made and handed to the
+	// output, which cannot deliver it and does not acknowledge it.
+	tg.SetDefault(botapitest.Response{Status: 500, Description: "Internal Server Error"})
+	orphan.kill(t)
+	waitFor(t, "the recovery event", func() bool { return len(events(t, w.metrics, "recovery")) == 1 })
+	waitFor(t, "Telegraf told the recovery is not delivered", func() bool {
+		return strings.Contains(agent.Stderr.String(), "Error writing to outputs.telegram: not delivered yet")
+	})
+	require.Equal(t, []string{"alert"}, kinds(tg.Messages()))
+
+	agent.Kill(t)
+	_, err := os.Stat(filepath.Join(w.root, "telegram"))
+	require.ErrorIs(t, err, os.ErrNotExist, "the output kept no queue of its own: the disk buffer held the recovery")
+	agent = proctest.Start(t, w.env(), bin, "--config", conf)
+	tried := tg.Requests()
+	waitFor(t, "the restarted agent to retry", func() bool {
+		require.False(t, agent.Exited(), "agent exited: %v\n%s", agent.Err(), agent.Stderr.String())
+		return tg.Requests() > tried
+	})
+	tg.SetDefault(botapitest.Response{})
+	waitFor(t, "the recovery once Telegram is back", func() bool { return count(tg.Messages(), "recovery") == 1 })
+	require.Contains(t, tg.Messages()[1].Text, pid)
+	awaitScans(t, w.metrics, 3)
+	require.Equal(t, []string{"alert", "recovery"}, kinds(tg.Messages()), "each event delivered exactly once")
+
+	// Acknowledged once delivered: a clean stop and start sends nothing again.
+	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
+	require.NoError(t, agent.Wait(t, 30*time.Second), agent.Stderr.String())
+	agent = proctest.Start(t, w.env(), bin, "--config", conf)
+	awaitScans(t, w.metrics, 3)
+	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
+	require.NoError(t, agent.Wait(t, 30*time.Second), agent.Stderr.String())
+	require.Equal(t, []string{"alert", "recovery"}, kinds(tg.Messages()), "a clean restart resent an event")
+	require.NotContains(t, agent.Stderr.String(), e2eToken)
+}
