@@ -19,20 +19,20 @@ func TestImage(t *testing.T) {
 	s := env(t)
 	t.Parallel()
 
-	out, err := s.podman("run", "--rm", "--network", "none", imageName, "--version")
+	out, err := s.cli("run", "--rm", "--network", "none", imageName, "--version")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "telegraf-procblocking "+s.version+" (Telegraf v", "--version in the container")
 	require.NotContains(t, out, " dev ")
 
-	out, err = s.podman("image", "inspect", "--format",
+	out, err = s.cli("image", "inspect", "--format",
 		`{{.Config.User}}|{{index .Config.Labels "org.opencontainers.image.version"}}|{{join .Config.Entrypoint " "}}`, imageName)
 	require.NoError(t, err, out)
 	require.Equal(t, "65532:65532|"+s.version+"|/usr/bin/telegraf-procblocking", strings.TrimSpace(out))
 
-	out, err = s.podman("image", "mount", imageName)
+	out, err = s.cli("image", "mount", imageName)
 	require.NoError(t, err, out)
 	root := strings.TrimSpace(out)
-	t.Cleanup(func() { _, _ = s.podman("image", "unmount", imageName) })
+	t.Cleanup(func() { _, _ = s.cli("image", "unmount", imageName) })
 	var files []string
 	require.NoError(t, filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
