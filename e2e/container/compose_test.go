@@ -74,6 +74,6 @@ func composeV2(e *engine) (composer, error) {
 	if err != nil {
 		return composer{}, fmt.Errorf("%s compose version: %w: %s", e.client, err, out)
 	}
-	c.name = "Compose " + strings.TrimSpace(string(out))
+	c.name = "Compose v" + strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
 	return c, nil
 }

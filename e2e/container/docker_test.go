@@ -101,11 +101,15 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	if err != nil {
 		return e, err
 	}
-	out, err := e.cli("version", "--format", "client {{.Client.Version}}, engine {{.Server.Version}}")
+	out, err := e.cli("version", "--format", "{{.Server.Version}} {{.Client.Version}}")
 	if err != nil {
 		return e, fmt.Errorf("docker version: %w: %s", err, out)
 	}
-	logf("dockerd up in %s: docker %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(out))
+	server, client, _ := strings.Cut(strings.TrimSpace(out), " ")
+	// Debian's version, 20.10.24+dfsg1, is upstream's 20.10.24.
+	upstream, _, _ := strings.Cut(server, "+")
+	e.release = "Docker Engine " + upstream
+	logf("dockerd up in %s: engine %s, client %s", time.Since(start).Round(time.Millisecond), server, client)
 	return e, nil
 }
 

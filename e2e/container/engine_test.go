@@ -25,11 +25,12 @@ import (
 // directory, so that it neither sees nor touches anything else on the
 // machine, and removing that directory at the end removes everything it made.
 type engine struct {
-	name   string   // "podman" or "docker", for messages
-	client string   // its command-line client
-	dir    string   // everything it keeps
-	env    []string // the environment of every client and compose command
-	socket string   // its Docker-compatible API
+	name    string   // "podman" or "docker", for messages
+	client  string   // its command-line client
+	dir     string   // everything it keeps
+	env     []string // the environment of every client and compose command
+	socket  string   // its Docker-compatible API
+	release string   // as the docs name it: "Docker Engine 20.10.24", "podman 4.3.1"
 	// shutdown removes what the engine made and stops its daemons; close
 	// then removes dir.
 	shutdown func(logf func(string, ...any))

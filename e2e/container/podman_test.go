@@ -60,11 +60,16 @@ runroot = %q
 		"DOCKER_HOST=unix://"+e.socket,
 	)
 
-	if out, err := e.cli("info", "--format", "{{.Host.OCIRuntime.Name}} {{.Store.GraphDriverName}}"); err != nil {
+	out, err := e.cli("info", "--format", "{{.Host.OCIRuntime.Name}} {{.Store.GraphDriverName}} {{.Version.Version}}")
+	if err != nil {
 		return e, fmt.Errorf("podman does not work here: %w\n%s", err, out)
-	} else if got := strings.TrimSpace(out); got != "runc overlay" {
-		return e, fmt.Errorf("podman info says %q, want runtime runc and overlay storage", got)
 	}
+	runtime, rest, _ := strings.Cut(strings.TrimSpace(out), " ")
+	driver, version, _ := strings.Cut(rest, " ")
+	if runtime != "runc" || driver != "overlay" {
+		return e, fmt.Errorf("podman info says %q, want runtime runc and overlay storage", out)
+	}
+	e.release = "podman " + version
 
 	start := time.Now()
 	service := exec.Command("podman", "system", "service", "--time=0", "unix://"+e.socket)

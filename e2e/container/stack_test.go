@@ -209,7 +209,15 @@ func testComposeStack(t *testing.T, s *testEnv) {
 	logf := stepLogger(t)
 	host := hostname(t)
 	st := s.newStack(t, nil, "")
-	logf("%s on %s; job %s: pid %d in container %.12s", s.composer.name, s.name, st.job.pattern, st.job.pid, st.job.containerID)
+	logf("%s on %s; job %s: pid %d in container %.12s", s.composer.name, s.release, st.job.pattern, st.job.pid, st.job.containerID)
+
+	t.Run("the docs name this engine and compose as tested", func(t *testing.T) {
+		for _, doc := range []string{"docker-compose.yml", "README.md"} {
+			text := docText(t, doc)
+			require.Contains(t, text, s.release, doc)
+			require.Contains(t, text, s.composer.name, doc)
+		}
+	})
 
 	st.up(t)
 	first := st.watchdog(t)
@@ -305,6 +313,21 @@ func testComposeStack(t *testing.T, s *testEnv) {
 	require.Contains(t, msgs[1].Text, host)
 
 	logResources(t, st, second, logf)
+}
+
+// docText is a file of the project as prose: comment markers, table bars and
+// line breaks taken out, so that a name reads the same wherever a line or a
+// cell breaks it.
+func docText(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, name))
+	require.NoError(t, err)
+	var words []string
+	for line := range strings.Lines(string(b)) {
+		line = strings.TrimLeft(strings.TrimSpace(line), "#|")
+		words = append(words, strings.Fields(strings.ReplaceAll(line, "|", " "))...)
+	}
+	return strings.Join(words, " ")
 }
 
 // requireOwned checks that path exists on the state volume, owned by the
