@@ -54,6 +54,7 @@ test: test-deps lint
 test-deps:
 	scripts/install-test-deps.sh
 	scripts/install-container-engine.sh
+	scripts/install-compose-v2.sh
 
 ## run: the watchdog on its embedded default config (pytest older than 60m, alerts on stdout).
 run: build

@@ -52,10 +52,10 @@ func TestDaemonSetPod(t *testing.T) {
 	require.NoError(t, err)
 	port := freePort(t)
 	net := s.network(t)
-	out, err := s.podman("run", "--detach", "--name", "influx-"+m, "--network", net.name,
+	out, err := s.cli("run", "--detach", "--name", "influx-"+m, "--network", net.name,
 		"--publish", fmt.Sprintf("127.0.0.1:%d:8086", port), influxImage)
 	require.NoError(t, err, out)
-	t.Cleanup(func() { _, _ = s.podman("rm", "--force", "--time", "0", "influx-"+m) })
+	t.Cleanup(func() { _, _ = s.cli("rm", "--force", "--time", "0", "influx-"+m) })
 	db := influx{url: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	logf("stood in %s, InfluxDB started", spec.InitContainers[0].Image)
 
@@ -104,9 +104,9 @@ func TestDaemonSetPod(t *testing.T) {
 	require.NoError(t, err)
 	secretFile := filepath.Join(dir, "secret.json")
 	require.NoError(t, os.WriteFile(secretFile, secret, 0o600))
-	out, err = s.podman("secret", "create", secretName, secretFile)
+	out, err = s.cli("secret", "create", secretName, secretFile)
 	require.NoError(t, err, out)
-	t.Cleanup(func() { _, _ = s.podman("secret", "rm", secretName) })
+	t.Cleanup(func() { _, _ = s.cli("secret", "rm", secretName) })
 
 	// The ConfigMap with a one-second interval, so that the first scan comes
 	// at once (TestConfigMapRunsInTheBinary runs it as shipped).
@@ -126,9 +126,9 @@ func TestDaemonSetPod(t *testing.T) {
 	cmFile := filepath.Join(dir, "configmap.yaml")
 	require.NoError(t, os.WriteFile(cmFile, cmYAML, 0o600))
 
-	t.Cleanup(func() { _, _ = s.podman("pod", "rm", "--force", "--time", "0", pod.Name) })
+	t.Cleanup(func() { _, _ = s.cli("pod", "rm", "--force", "--time", "0", pod.Name) })
 	logf("playing pod %s", pod.Name)
-	out, err = s.podman("kube", "play", "--network", net.name, "--configmap", cmFile, podFile)
+	out, err = s.cli("kube", "play", "--network", net.name, "--configmap", cmFile, podFile)
 	require.NoError(t, err, out)
 	watchdog := pod.Name + "-" + c.Name
 	logf("pod started")
@@ -137,8 +137,8 @@ func TestDaemonSetPod(t *testing.T) {
 	waitFor(t, 120*time.Second, "the pod's first scan in InfluxDB", func() bool {
 		scan, _ = db.query(fmt.Sprintf(`SELECT "processes", "ok", "host_view" FROM "procblocking_scan" WHERE "host" = '%s' LIMIT 1`, node))
 		if len(scan) == 0 {
-			if status, _ := s.podman("inspect", "--format", "{{.State.Status}}", watchdog); strings.TrimSpace(status) == "exited" {
-				logs, _ := s.podman("logs", watchdog)
+			if status, _ := s.cli("inspect", "--format", "{{.State.Status}}", watchdog); strings.TrimSpace(status) == "exited" {
+				logs, _ := s.cli("logs", watchdog)
 				t.Fatalf("the watchdog exited:\n%s", logs)
 			}
 		}
@@ -159,7 +159,7 @@ func TestDaemonSetPod(t *testing.T) {
 	_, err = os.Stat(filepath.Join(state, "buffer"))
 	require.NoError(t, err, "the disk buffer on the state volume")
 
-	pidOut, err := s.podman("inspect", "--format", "{{.State.Pid}}", watchdog)
+	pidOut, err := s.cli("inspect", "--format", "{{.State.Pid}}", watchdog)
 	require.NoError(t, err, pidOut)
 	pid, err := strconv.Atoi(strings.TrimSpace(pidOut))
 	require.NoError(t, err)
@@ -180,7 +180,7 @@ func TestDaemonSetPod(t *testing.T) {
 
 func mustPodman(t *testing.T, s *testEnv, args ...string) string {
 	t.Helper()
-	out, err := s.podman(args...)
+	out, err := s.cli(args...)
 	require.NoError(t, err, out)
 	return out
 }

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,140 +20,127 @@ import (
 	"time"
 )
 
-// engine is a podman of the test's own: its storage, network definitions,
-// runtime state and build caches live in one temporary directory, so that it
-// neither sees nor touches anything else on the machine, and removing that
-// directory at the end removes everything it made.
-//
-// It runs containers with runc and fixed rlimits: Debian's default crun
-// cannot set RLIMIT_NOFILE or use hybrid cgroups on machines like CI's.
+// engine is a container engine of the test's own (podman, or Docker's
+// dockerd): its storage, runtime state and networks live in one temporary
+// directory, so that it neither sees nor touches anything else on the
+// machine, and removing that directory at the end removes everything it made.
 type engine struct {
-	dir         string
-	env         []string // the environment of every podman and compose command
-	socket      string
-	service     *exec.Cmd
-	serviceDone chan struct{}
+	name    string   // "podman" or "docker", for messages
+	client  string   // its command-line client
+	dir     string   // everything it keeps
+	env     []string // the environment of every client and compose command
+	socket  string   // its Docker-compatible API
+	release string   // as the docs name it: "Docker Engine 20.10.24", "podman 4.3.1"
+	// shutdown removes what the engine made and stops its daemons; close
+	// then removes dir.
+	shutdown func(logf func(string, ...any))
 
 	netMu    sync.Mutex
 	subnets  []*net.IPNet // of the networks made so far
 	networks []string
 }
 
-// tools the container tests need; scripts/install-container-engine.sh
-// installs them.
-var tools = []string{"podman", "runc", "docker-compose"}
-
-// newEngine prepares the engine and starts its API service (what
-// docker-compose talks to). It fails, never skips, when the engine is missing
-// or does not work: `make test` installs it first.
-func newEngine(logf func(string, ...any)) (*engine, error) {
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			return nil, fmt.Errorf("%s is not installed: run `make test-deps` as root (scripts/install-container-engine.sh installs podman, runc and docker-compose from Debian's packages): %w", tool, err)
-		}
-	}
-	dir, err := os.MkdirTemp("", "procblocking-container-")
-	if err != nil {
-		return nil, err
-	}
-	e := &engine{dir: dir, socket: filepath.Join(dir, "podman.sock")}
-	for _, sub := range []string{"tmp", "networks", "libpod"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
-			return nil, err
-		}
-	}
-	containersConf := fmt.Sprintf(`[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
-
-[engine]
-runtime = "runc"
-tmp_dir = %q
-events_logger = "file"
-
-[network]
-network_config_dir = %q
-`, filepath.Join(dir, "libpod"), filepath.Join(dir, "networks"))
-	storageConf := fmt.Sprintf(`[storage]
-driver = "overlay"
-graphroot = %q
-runroot = %q
-`, filepath.Join(dir, "storage"), filepath.Join(dir, "run"))
-	if err := os.WriteFile(filepath.Join(dir, "containers.conf"), []byte(containersConf), 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "storage.conf"), []byte(storageConf), 0o600); err != nil {
-		return nil, err
-	}
-
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+// baseEnv is this process's environment without what configures an engine
+// or compose: the compose file's variables are the test's to set, per
+// command, and each engine gets its own settings.
+func baseEnv() []string {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		name, _, _ := strings.Cut(kv, "=")
-		// The compose file's variables are the test's to set, per command.
 		return strings.HasPrefix(name, "TELEGRAM_") || strings.HasPrefix(name, "DOCKER_") ||
 			strings.HasPrefix(name, "COMPOSE_") || strings.HasPrefix(name, "CONTAINERS_") ||
-			name == "TMPDIR" || name == "PROCBLOCKING_VERSION" || name == "INFLUXDB_PORT"
+			strings.HasPrefix(name, "BUILDKIT_") || name == "TMPDIR" ||
+			name == "PROCBLOCKING_VERSION" || name == "INFLUXDB_PORT"
 	})
-	e.env = append(env,
-		"CONTAINERS_CONF="+filepath.Join(dir, "containers.conf"),
-		"CONTAINERS_STORAGE_CONF="+filepath.Join(dir, "storage.conf"),
-		// Buildah keeps RUN --mount=type=cache directories under $TMPDIR.
-		"TMPDIR="+filepath.Join(dir, "tmp"),
-		"DOCKER_HOST=unix://"+e.socket,
-		// docker-compose 1.29 builds through the API (podman's buildah), not
-		// by running a docker CLI.
-		"COMPOSE_DOCKER_CLI_BUILD=0",
-		"DOCKER_BUILDKIT=0",
-	)
-
-	if out, err := e.podman("info", "--format", "{{.Host.OCIRuntime.Name}} {{.Store.GraphDriverName}}"); err != nil {
-		return e, fmt.Errorf("podman does not work here: %w\n%s", err, out)
-	} else if got := strings.TrimSpace(out); got != "runc overlay" {
-		return e, fmt.Errorf("podman info says %q, want runtime runc and overlay storage", got)
-	}
-
-	start := time.Now()
-	e.service = exec.Command("podman", "system", "service", "--time=0", "unix://"+e.socket)
-	e.service.Env = e.env
-	// Ends with the test binary even when a timeout kills it before cleanup.
-	e.service.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	var serviceLog bytes.Buffer
-	e.service.Stdout, e.service.Stderr = &serviceLog, &serviceLog
-	if err := e.service.Start(); err != nil {
-		return e, fmt.Errorf("starting podman system service: %w", err)
-	}
-	e.serviceDone = make(chan struct{})
-	go func() { _ = e.service.Wait(); close(e.serviceDone) }()
-	for {
-		if _, err := e.api(http.MethodGet, "/_ping", nil); err == nil {
-			break
-		}
-		select {
-		case <-e.serviceDone:
-			return e, fmt.Errorf("podman system service exited: %s", serviceLog.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Since(start) > 60*time.Second {
-			return e, fmt.Errorf("podman system service did not answer within 60s: %s", serviceLog.String())
-		}
-	}
-	logf("podman API service up in %s", time.Since(start).Round(time.Millisecond))
-	return e, nil
 }
 
-// podman runs the engine's CLI and returns its combined output.
-func (e *engine) podman(args ...string) (string, error) {
-	cmd := exec.Command("podman", args...)
+// cli runs the engine's client and returns its combined output.
+func (e *engine) cli(args ...string) (string, error) {
+	cmd := exec.Command(e.client, args...)
 	cmd.Env = e.env
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
+// removeContainer removes a container at once, running or not.
+func (e *engine) removeContainer(id string) (string, error) {
+	args := []string{"rm", "--force"}
+	if e.name == "podman" {
+		// podman's --force stops first, waiting 10s for the container to
+		// end on SIGTERM; docker's kills at once.
+		args = append(args, "--time", "0")
+	}
+	return e.cli(append(args, id)...)
+}
+
+// daemon is a process an engine runs on (podman's API service, dockerd,
+// containerd), started by the test and stopped by it.
+type daemon struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startDaemon starts cmd with its output to logFile and waits until ready
+// succeeds, for at most 60s.
+func startDaemon(name string, cmd *exec.Cmd, logFile string, ready func() error) (*daemon, error) {
+	// Ends with the test binary even when a timeout kills it before cleanup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	f, err := os.Create(logFile)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close() // the child has its own descriptor
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	d := &daemon{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(d.done) }()
+	start := time.Now()
+	for {
+		err := ready()
+		if err == nil {
+			return d, nil
+		}
+		select {
+		case <-d.done:
+			log, _ := os.ReadFile(logFile)
+			return d, fmt.Errorf("%s exited: %s", name, log)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Since(start) > 60*time.Second {
+			log, _ := os.ReadFile(logFile)
+			return d, fmt.Errorf("%s not ready within 60s (%v): %s", name, err, log)
+		}
+	}
+}
+
+// stop ends the daemon with SIGTERM, or SIGKILL after timeout.
+func (d *daemon) stop(timeout time.Duration) {
+	if d == nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(timeout):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+	}
+}
+
 // api calls the engine's Docker-compatible API over its socket.
 func (e *engine) api(method, path string, body any) ([]byte, error) {
+	return apiCall(e.socket, method, path, body)
+}
+
+// apiCall calls a Docker-compatible API at a unix socket.
+func apiCall(socket, method, path string, body any) ([]byte, error) {
 	client := &http.Client{
 		Timeout: 60 * time.Second,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", e.socket)
+			return d.DialContext(ctx, "unix", socket)
 		}},
 	}
 	var r io.Reader
@@ -165,7 +151,7 @@ func (e *engine) api(method, path string, body any) ([]byte, error) {
 		}
 		r = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, "http://podman"+path, r)
+	req, err := http.NewRequest(method, "http://engine"+path, r)
 	if err != nil {
 		return nil, err
 	}
@@ -194,9 +180,9 @@ type testNetwork struct {
 
 // createNetwork makes a bridge network with a subnet and a bridge name no
 // other network on the host uses, so that two runs at once (or another
-// podman) cannot collide; each compose project gets its own, as compose
+// engine) cannot collide; each compose project gets its own, as compose
 // would make it, so that service names resolve within the project only.
-// podman's CLI cannot name the bridge; its Docker-compatible API can.
+// podman's CLI cannot name the bridge; the Docker-compatible API can.
 func (e *engine) createNetwork() (*testNetwork, error) {
 	e.netMu.Lock()
 	defer e.netMu.Unlock()
@@ -218,9 +204,10 @@ func (e *engine) createNetwork() (*testNetwork, error) {
 			gateway: net.IPv4(ip[12], ip[13], ip[14], 1).String(),
 		}
 		_, err := e.api(http.MethodPost, "/networks/create", map[string]any{
-			"Name":   n.name,
-			"Driver": "bridge",
-			"IPAM":   map[string]any{"Config": []map[string]string{{"Subnet": n.subnet, "Gateway": n.gateway}}},
+			"Name":           n.name,
+			"Driver":         "bridge",
+			"CheckDuplicate": true,
+			"IPAM":           map[string]any{"Config": []map[string]string{{"Subnet": n.subnet, "Gateway": n.gateway}}},
 			"Options": map[string]string{
 				"com.docker.network.bridge.name": "pbt" + suffix,
 			},
@@ -236,14 +223,27 @@ func (e *engine) createNetwork() (*testNetwork, error) {
 }
 
 // removeNetwork removes a test network (after whatever used it).
-func (e *engine) removeNetwork(n *testNetwork) error {
-	if out, err := e.podman("network", "rm", "--force", n.name); err != nil {
-		return fmt.Errorf("podman network rm %s: %w: %s", n.name, err, out)
+func (e *engine) removeNetwork(name string) error {
+	if _, err := e.api(http.MethodDelete, "/networks/"+name, nil); err != nil {
+		return fmt.Errorf("removing network %s: %w", name, err)
 	}
 	e.netMu.Lock()
 	defer e.netMu.Unlock()
-	e.networks = slices.DeleteFunc(e.networks, func(name string) bool { return name == n.name })
+	e.networks = slices.DeleteFunc(e.networks, func(n string) bool { return n == name })
 	return nil
+}
+
+// removeNetworks removes the networks the tests left: a bridge outlives the
+// engine that made it.
+func (e *engine) removeNetworks(logf func(string, ...any)) {
+	e.netMu.Lock()
+	left := slices.Clone(e.networks)
+	e.netMu.Unlock()
+	for _, n := range left {
+		if err := e.removeNetwork(n); err != nil {
+			logf("cleanup: %v", err)
+		}
+	}
 }
 
 // hostNetworks lists the networks of the host's interfaces and routes.
@@ -278,40 +278,15 @@ func hostNetworks() ([]*net.IPNet, error) {
 	return nets, nil
 }
 
-// close removes everything the engine made: containers, pods, images,
-// volumes, secrets, the network, the API service, the storage.
+// close removes everything the engine made and its directory.
 func (e *engine) close(logf func(string, ...any)) {
 	if e == nil {
 		return
 	}
-	// The build cache mounts lead to the host's Go caches: gone first, so
-	// that no cleanup below can reach through them.
-	_ = os.RemoveAll(filepath.Join(e.dir, "tmp", "buildah-cache"))
-	if e.service != nil && e.service.Process != nil {
-		_ = e.service.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-e.serviceDone:
-		case <-time.After(20 * time.Second):
-			_ = e.service.Process.Kill()
-			<-e.serviceDone
-		}
+	if e.shutdown != nil {
+		e.shutdown(logf)
 	}
-	steps := [][]string{
-		{"pod", "rm", "--all", "--force", "--time", "0"},
-		{"rm", "--all", "--force", "--time", "0"},
-		{"volume", "rm", "--all", "--force"},
-		{"secret", "rm", "--all"},
-	}
-	for _, n := range e.networks {
-		steps = append(steps, []string{"network", "rm", "--force", n})
-	}
-	steps = append(steps, []string{"rmi", "--all", "--force"}, []string{"system", "reset", "--force"})
-	for _, args := range steps {
-		if out, err := e.podman(args...); err != nil && !strings.Contains(out, "no such") {
-			logf("cleanup: podman %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(out))
-		}
-	}
-	// Whatever is still mounted under the directory (an overlay the reset
+	// Whatever is still mounted under the directory (an overlay the engine
 	// left) is detached before the directory goes.
 	if mounts, err := mountsUnder(e.dir); err == nil {
 		for i := len(mounts) - 1; i >= 0; i-- {

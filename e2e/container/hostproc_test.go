@@ -46,7 +46,7 @@ func TestHostProcVariant(t *testing.T) {
 		"--volume", conf + ":/etc/telegraf/telegraf.conf:ro"}
 	testArgs := []string{imageName, "--config", "/etc/telegraf/telegraf.conf", "--test"}
 
-	out, err := s.podman(append(base, testArgs...)...)
+	out, err := s.cli(append(base, testArgs...)...)
 	require.NoError(t, err, out)
 	require.NotContains(t, out, fmt.Sprintf(",pid=%d ", j.pid), "its own PID namespace hides the host's processes")
 
@@ -57,7 +57,7 @@ func TestHostProcVariant(t *testing.T) {
 	for _, v := range variant.Services.Watchdog.Volumes {
 		withVariant = append(withVariant, "--volume", v)
 	}
-	out, err = s.podman(append(withVariant, testArgs...)...)
+	out, err = s.cli(append(withVariant, testArgs...)...)
 	require.NoError(t, err, out)
 	var line string
 	for l := range strings.Lines(out) {

@@ -1,49 +1,55 @@
 package container
 
 import (
-	"io/fs"
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
 
-// TestImage checks the image the project's Dockerfile builds: the version it
-// was given, the non-root user, and a filesystem that holds the binary and
-// what it needs, nothing else (no shell, no package manager).
+// TestImage checks the image each leg's compose built from the project's
+// Dockerfile: the version it was given, the non-root user, and a filesystem
+// that holds the binary and what it needs, nothing else (no shell, no
+// package manager).
 func TestImage(t *testing.T) {
-	s := env(t)
 	t.Parallel()
+	for _, l := range legs {
+		t.Run(l.name, func(t *testing.T) {
+			t.Parallel()
+			testImage(t, l.get(t))
+		})
+	}
+}
 
-	out, err := s.podman("run", "--rm", "--network", "none", imageName, "--version")
+func testImage(t *testing.T, s *testEnv) {
+	out, err := s.cli("run", "--rm", "--network", "none", imageName, "--version")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "telegraf-procblocking "+s.version+" (Telegraf v", "--version in the container")
 	require.NotContains(t, out, " dev ")
 
-	out, err = s.podman("image", "inspect", "--format",
+	out, err = s.cli("image", "inspect", "--format",
 		`{{.Config.User}}|{{index .Config.Labels "org.opencontainers.image.version"}}|{{join .Config.Entrypoint " "}}`, imageName)
 	require.NoError(t, err, out)
 	require.Equal(t, "65532:65532|"+s.version+"|/usr/bin/telegraf-procblocking", strings.TrimSpace(out))
 
-	out, err = s.podman("image", "mount", imageName)
-	require.NoError(t, err, out)
-	root := strings.TrimSpace(out)
-	t.Cleanup(func() { _, _ = s.podman("image", "unmount", imageName) })
+	root, err := s.imageFiles(filepath.Join(t.TempDir(), "image.tar"), imageName)
+	require.NoError(t, err)
 	var files []string
-	require.NoError(t, filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	for name, f := range root {
+		if f.Typeflag != tar.TypeDir {
+			files = append(files, name)
 		}
-		if !d.IsDir() {
-			rel, _ := filepath.Rel(root, path)
-			files = append(files, rel)
-		}
-		return nil
-	}))
+	}
 	slices.Sort(files)
 	require.Equal(t, []string{
 		"etc/group",
@@ -54,11 +60,84 @@ func TestImage(t *testing.T) {
 
 	// A new named volume mounted on the state directory copies its owner:
 	// the watchdog can write there without any chown.
-	fi, err := os.Stat(filepath.Join(root, "var/lib/procblocking"))
-	require.NoError(t, err)
-	require.True(t, fi.IsDir())
-	require.Equal(t, uint32(65532), fi.Sys().(*syscall.Stat_t).Uid)
-	passwd, err := os.ReadFile(filepath.Join(root, "etc/passwd"))
-	require.NoError(t, err)
-	require.Contains(t, string(passwd), ":65532:65532:")
+	state, ok := root["var/lib/procblocking"]
+	require.True(t, ok, "var/lib/procblocking in the image")
+	require.Equal(t, byte(tar.TypeDir), state.Typeflag)
+	require.Equal(t, 65532, state.Uid)
+	require.Contains(t, string(root["etc/passwd"].content), ":65532:65532:")
+}
+
+// imageFile is an entry of an image's filesystem.
+type imageFile struct {
+	*tar.Header
+	content []byte // of a small regular file
+}
+
+// imageFiles saves image to archive (a docker-archive, which podman and
+// docker both write: manifest.json naming the layer tars) and returns the
+// image's filesystem, the layers applied in order, by path.
+func (e *engine) imageFiles(archive, image string) (map[string]imageFile, error) {
+	if out, err := e.cli("save", "--output", archive, image); err != nil {
+		return nil, fmt.Errorf("%s save: %w: %s", e.name, err, out)
+	}
+	f, err := os.Open(archive)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	blobs := map[string][]byte{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if h.Typeflag == tar.TypeReg {
+			if blobs[path.Clean(h.Name)], err = io.ReadAll(tr); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var manifest []struct{ Layers []string }
+	if err := json.Unmarshal(blobs["manifest.json"], &manifest); err != nil || len(manifest) != 1 {
+		return nil, fmt.Errorf("%s save: manifest.json: %v (%d images)", e.name, err, len(manifest))
+	}
+	files := map[string]imageFile{}
+	for _, layer := range manifest[0].Layers {
+		lr := tar.NewReader(bytes.NewReader(blobs[path.Clean(layer)]))
+		for {
+			h, err := lr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("layer %s: %w", layer, err)
+			}
+			name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+			if dir, base := path.Split(name); strings.HasPrefix(base, ".wh.") {
+				// A whiteout: the layer removes what is under that name.
+				gone := path.Join(dir, strings.TrimPrefix(base, ".wh."))
+				for n := range files {
+					if n == gone || strings.HasPrefix(n, gone+"/") {
+						delete(files, n)
+					}
+				}
+				continue
+			}
+			if name == "" {
+				continue
+			}
+			file := imageFile{Header: h}
+			if h.Typeflag == tar.TypeReg && h.Size < 1<<16 {
+				if file.content, err = io.ReadAll(lr); err != nil {
+					return nil, err
+				}
+			}
+			files[name] = file
+		}
+	}
+	return files, nil
 }

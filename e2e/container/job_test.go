@@ -33,13 +33,13 @@ func (s *testEnv) startJob(t *testing.T, marker string) *job {
 	argv0 := "python3 -m pytest tests/test_" + marker + ".py -x"
 	// The name travels in the environment: in the shells' argv it would make
 	// them match the pattern too.
-	out, err := s.podman("run", "--detach", "--network", "none", "--name", "job-"+marker,
+	out, err := s.cli("run", "--detach", "--network", "none", "--name", "job-"+marker,
 		"--env", "ORPHAN_ARGV0="+argv0, image,
 		"bash", "-c", `( exec -a "$ORPHAN_ARGV0" sleep 3600 & ); exec -a 'tini -- pytest' sleep 3600`)
 	require.NoError(t, err, out)
 	j := &job{containerID: strings.TrimSpace(out), pattern: "tests/test_" + marker + ".py"}
 	t.Cleanup(func() {
-		if out, err := s.podman("rm", "--force", "--time", "0", j.containerID); err != nil {
+		if out, err := s.removeContainer(j.containerID); err != nil {
 			t.Errorf("removing the job's container: %v: %s", err, out)
 		}
 	})

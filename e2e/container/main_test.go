@@ -1,6 +1,8 @@
-// Package container runs the project's image and compose stack under a real
-// container engine (podman, driven by docker-compose through podman's API),
-// and the Kubernetes DaemonSet's pod under `podman kube play`.
+// Package container runs the project's image and compose stack under real
+// container engines: podman driven by docker-compose 1.29 through its API,
+// and Debian's Docker Engine driven by docker-compose 1.29 with its defaults
+// (the classic builder) and by Compose v2 (BuildKit); and the Kubernetes
+// DaemonSet's pod under `podman kube play`.
 package container
 
 import (
@@ -26,52 +28,85 @@ const repoRoot = "../.."
 // imageName is the image docker-compose.yml builds and runs.
 const imageName = "procblocking/telegraf-procblocking:latest"
 
-// testEnv is what every test here shares: one engine, the stand-in base
-// images, and the project's image built once from the project's Dockerfile.
+// testEnv is what the tests of one leg share: an engine of their own, the
+// compose that drives it, the stand-in base images, and the project's image
+// built by that compose from the project's Dockerfile.
 type testEnv struct {
 	*engine
-	version string // what the image was built with: `make`'s VERSION
+	composer composer
+	version  string // what the image was built with: `make`'s VERSION
+}
+
+// leg is one engine and compose the stack is proven under. Each leg has an
+// engine of its own, so that the legs run at once without sharing an image
+// tag, and made on first use: a test run with -run pays only for its legs.
+type leg struct {
+	name      string
+	newEngine func(logf func(string, ...any)) (*engine, error)
+	composer  func(e *engine) (composer, error)
+
+	once sync.Once
+	env  *testEnv
+	err  error
 }
 
 var (
-	sharedOnce sync.Once
-	shared     *testEnv
-	sharedErr  error
+	podmanLeg = &leg{name: "podman", newEngine: newPodman, composer: composeV1Podman}
+	dockerLeg = &leg{name: "docker", newEngine: newDocker, composer: composeV1}
+	// dockerComposeV2Leg is Docker with `docker compose`: Compose v2 as the
+	// CLI plugin of Debian's docker client.
+	dockerComposeV2Leg = &leg{name: "docker-compose-v2", newEngine: newDocker, composer: composeV2}
+
+	legs = []*leg{podmanLeg, dockerLeg, dockerComposeV2Leg}
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if shared != nil {
-		shared.close(func(format string, args ...any) {
-			fmt.Fprintf(os.Stderr, format+"\n", args...)
-		})
+	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	var wg sync.WaitGroup
+	for _, l := range legs {
+		if l.env != nil {
+			wg.Go(func() { l.env.close(logf) })
+		}
 	}
+	wg.Wait()
+	closeModuleProxy()
 	os.Exit(code)
 }
 
-// env returns the shared environment, making it on first use. A machine
-// where it cannot be made fails the test with the reason.
+// env returns the podman leg's environment, which the tests of the image,
+// the compose variants and the Kubernetes pod share.
 func env(t *testing.T) *testEnv {
 	t.Helper()
-	sharedOnce.Do(func() {
+	return podmanLeg.get(t)
+}
+
+// get returns the leg's environment, making it on first use. A machine
+// where it cannot be made fails the test with the reason.
+func (l *leg) get(t *testing.T) *testEnv {
+	t.Helper()
+	l.once.Do(func() {
 		start := time.Now()
 		logf := func(format string, args ...any) {
-			t.Logf("[%6.1fs] "+format, append([]any{time.Since(start).Seconds()}, args...)...)
+			t.Logf("[%6.1fs] %s: "+format, append([]any{time.Since(start).Seconds(), l.name}, args...)...)
 		}
 		var e *engine
-		e, sharedErr = newEngine(logf)
-		shared = &testEnv{engine: e}
-		if sharedErr != nil {
+		e, l.err = l.newEngine(logf)
+		l.env = &testEnv{engine: e}
+		if l.err != nil {
 			return
 		}
-		sharedErr = shared.prepare(logf)
+		if l.env.composer, l.err = l.composer(e); l.err != nil {
+			return
+		}
+		l.err = l.env.prepare(logf)
 	})
-	require.NoError(t, sharedErr, "setting up the container engine")
-	return shared
+	require.NoError(t, l.err, "setting up %s", l.name)
+	return l.env
 }
 
 // prepare stands in the base images and builds the project's image with
-// docker-compose from docker-compose.yml and the Dockerfile.
+// the leg's compose from docker-compose.yml and the Dockerfile.
 func (s *testEnv) prepare(logf func(string, ...any)) error {
 	golangImage, err := dockerfileBase(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
@@ -89,7 +124,11 @@ func (s *testEnv) prepare(logf func(string, ...any)) error {
 	if _, tag, _ := strings.Cut(golangImage, ":"); "go"+tag != hostGo {
 		return fmt.Errorf("the Dockerfile builds on %s but this machine's toolchain is %s: the stand-in would carry another Go than its name says", golangImage, hostGo)
 	}
-	if err := s.standInGolang(golangImage, strings.TrimSpace(string(goroot))); err != nil {
+	buildCache, err := imageBuildCache(logf)
+	if err != nil {
+		return err
+	}
+	if err := s.standInGolang(golangImage, strings.TrimSpace(string(goroot)), buildCache); err != nil {
 		return err
 	}
 	logf("stood in %s (this machine's %s)", golangImage, hostGo)
@@ -103,38 +142,58 @@ func (s *testEnv) prepare(logf func(string, ...any)) error {
 	}
 	logf("stood in %s (Debian's influxd)", influxImage)
 
-	// The Dockerfile's cache mounts are the host's warm Go caches: buildah
-	// keeps a cache mount with an id at $TMPDIR/buildah-cache/<id>.
-	cacheDir := filepath.Join(s.dir, "tmp", "buildah-cache")
-	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
+	goproxy, err := moduleProxy()
+	if err != nil {
 		return err
 	}
-	for id, goenv := range map[string]string{"procblocking-gomod": "GOMODCACHE", "procblocking-gocache": "GOCACHE"} {
-		out, err := exec.Command("go", "env", goenv).Output()
-		if err != nil {
-			return err
-		}
-		if err := os.Symlink(strings.TrimSpace(string(out)), filepath.Join(cacheDir, id)); err != nil {
-			return err
-		}
-	}
-
 	s.version = projectVersion()
 	override := filepath.Join(s.dir, "build.yml")
-	// Host networking for the build's RUN lines: the module proxy stays
-	// reachable on a cold cache, and no bridge is made that another run
-	// could collide with.
-	if err := os.WriteFile(override, []byte("services:\n  watchdog:\n    build:\n      network: host\n"), 0o600); err != nil {
+	// Host networking for the build's RUN lines: the module proxy on
+	// 127.0.0.1 is reachable, and no bridge is made that another run could
+	// collide with.
+	if err := os.WriteFile(override, fmt.Appendf(nil, "services:\n  watchdog:\n    build:\n      network: host\n      args:\n        GOPROXY: %q\n", goproxy), 0o600); err != nil {
 		return err
 	}
 	build := time.Now()
 	out, err := s.compose("procblocking-build", []string{override}, []string{"PROCBLOCKING_VERSION=" + s.version}, "build", "watchdog")
 	if err != nil {
-		return fmt.Errorf("docker-compose build: %w\n%s", err, out)
+		return fmt.Errorf("%s build: %w\n%s", s.composer.name, err, out)
 	}
-	logf("built %s (version %s) with docker-compose in %s", imageName, s.version, time.Since(build).Round(100*time.Millisecond))
+	logf("built %s (version %s) with %s in %s", imageName, s.version, s.composer.name, time.Since(build).Round(100*time.Millisecond))
 	return nil
 }
+
+// imageBuildCache returns the directory whose root/.cache/go-build is the Go
+// build cache the golang stand-in carries, after building the project into
+// it with the Dockerfile's settings. It lives in the user's cache directory,
+// so that only the first run on a machine compiles everything.
+func imageBuildCache(logf func(string, ...any)) (string, error) {
+	imageBuildCacheOnce.Do(func() {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			imageBuildCacheErr = err
+			return
+		}
+		dir := filepath.Join(base, "procblocking", "image-build")
+		start := time.Now()
+		cmd := exec.Command("go", "build", "-trimpath", "-o", os.DevNull, "./cmd/telegraf-procblocking")
+		cmd.Dir = repoRoot
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOCACHE="+filepath.Join(dir, "root", ".cache", "go-build"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			imageBuildCacheErr = fmt.Errorf("warming the image's build cache: %w\n%s", err, out)
+			return
+		}
+		logf("the image's build cache warmed in %s", time.Since(start).Round(100*time.Millisecond))
+		imageBuildCacheDir = dir
+	})
+	return imageBuildCacheDir, imageBuildCacheErr
+}
+
+var (
+	imageBuildCacheOnce sync.Once
+	imageBuildCacheDir  string
+	imageBuildCacheErr  error
+)
 
 // network makes a network for the test, removed when the test ends (after
 // the containers on it: cleanups run last-registered first).
@@ -143,23 +202,24 @@ func (s *testEnv) network(t *testing.T) *testNetwork {
 	n, err := s.createNetwork()
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		if err := s.removeNetwork(n); err != nil {
+		if err := s.removeNetwork(n.name); err != nil {
 			t.Error(err)
 		}
 	})
 	return n
 }
 
-// compose runs docker-compose on the project's docker-compose.yml plus the
-// given override files, as project, with extra environment variables.
+// compose runs the leg's compose on the project's docker-compose.yml plus
+// the given override files, as project, with extra environment variables.
 func (s *testEnv) compose(project string, overrides, extraEnv []string, args ...string) (string, error) {
-	full := []string{"--project-name", project, "--project-directory", repoRoot, "--file", filepath.Join(repoRoot, "docker-compose.yml")}
+	full := append(s.composer.argv[1:len(s.composer.argv):len(s.composer.argv)],
+		"--project-name", project, "--project-directory", repoRoot, "--file", filepath.Join(repoRoot, "docker-compose.yml"))
 	for _, o := range overrides {
 		full = append(full, "--file", o)
 	}
 	full = append(full, args...)
-	cmd := exec.Command("docker-compose", full...)
-	cmd.Env = append(append([]string(nil), s.env...), extraEnv...)
+	cmd := exec.Command(s.composer.argv[0], full...)
+	cmd.Env = append(append(append([]string(nil), s.env...), s.composer.env...), extraEnv...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -21,7 +21,7 @@ const (
 )
 
 // stack is one compose project: the project's docker-compose.yml plus the
-// test's override, brought up by docker-compose through podman.
+// test's override, brought up by a leg's compose on its engine.
 type stack struct {
 	s         *testEnv
 	project   string
@@ -112,13 +112,13 @@ networks:
 	t.Cleanup(func() {
 		// Without TELEGRAM_*: `down` must not need them.
 		if out, err := s.compose(st.project, st.overrides, nil, "down", "--volumes", "--remove-orphans", "--timeout", "10"); err != nil {
-			t.Errorf("docker-compose down: %v\n%s", err, out)
+			t.Errorf("%s down: %v\n%s", s.composer.name, err, out)
 		}
 	})
 	return st
 }
 
-// compose runs docker-compose on the stack, with `up`'s variables when withEnv.
+// compose runs the leg's compose on the stack, with `up`'s variables when withEnv.
 func (st *stack) compose(t *testing.T, withEnv bool, args ...string) string {
 	t.Helper()
 	var env []string
@@ -126,7 +126,7 @@ func (st *stack) compose(t *testing.T, withEnv bool, args ...string) string {
 		env = st.upEnv
 	}
 	out, err := st.s.compose(st.project, st.overrides, env, args...)
-	require.NoError(t, err, "docker-compose %s:\n%s", strings.Join(args, " "), out)
+	require.NoError(t, err, "%s %s:\n%s", st.s.composer.name, strings.Join(args, " "), out)
 	return out
 }
 
@@ -145,10 +145,10 @@ func (st *stack) watchdog(t *testing.T) string {
 	return id
 }
 
-// inspect returns a podman inspect template's value for a container.
+// inspect returns an inspect template's value for a container.
 func (st *stack) inspect(t *testing.T, id, format string) string {
 	t.Helper()
-	out, err := st.s.podman("inspect", "--format", format, id)
+	out, err := st.s.cli("inspect", "--format", format, id)
 	require.NoError(t, err, out)
 	return strings.TrimSpace(out)
 }
@@ -192,13 +192,32 @@ func (st *stack) awaitMessages(t *testing.T, n int, what string) []botapitest.Me
 // config, against a pytest-like orphan in another container: one alert that
 // names the host, nothing more across a restart and a recreation of the
 // container, one recovery, and the history in the compose file's InfluxDB.
+// It does so on every leg: podman with docker-compose 1.29, Docker with
+// docker-compose 1.29's defaults, Docker with Compose v2, each with the
+// image that leg's compose built.
 func TestComposeStack(t *testing.T) {
-	s := env(t)
 	t.Parallel()
+	for _, l := range legs {
+		t.Run(l.name, func(t *testing.T) {
+			t.Parallel()
+			testComposeStack(t, l.get(t))
+		})
+	}
+}
+
+func testComposeStack(t *testing.T, s *testEnv) {
 	logf := stepLogger(t)
 	host := hostname(t)
 	st := s.newStack(t, nil, "")
-	logf("job %s: pid %d in container %.12s", st.job.pattern, st.job.pid, st.job.containerID)
+	logf("%s on %s; job %s: pid %d in container %.12s", s.composer.name, s.release, st.job.pattern, st.job.pid, st.job.containerID)
+
+	t.Run("the docs name this engine and compose as tested", func(t *testing.T) {
+		for _, doc := range []string{"docker-compose.yml", "README.md"} {
+			text := docText(t, doc)
+			require.Contains(t, text, s.release, doc)
+			require.Contains(t, text, s.composer.name, doc)
+		}
+	})
 
 	st.up(t)
 	first := st.watchdog(t)
@@ -260,7 +279,7 @@ func TestComposeStack(t *testing.T) {
 		require.Equal(t, host, alerts[0]["host"])
 	})
 
-	out, err := s.podman("volume", "inspect", "--format", "{{.Mountpoint}}", st.project+"_procblocking-state")
+	out, err := s.cli("volume", "inspect", "--format", "{{.Mountpoint}}", st.project+"_procblocking-state")
 	require.NoError(t, err, out)
 	st.volume = strings.TrimSpace(out)
 	requireOwned(t, filepath.Join(st.volume, "alertstate.json"), false)
@@ -294,6 +313,21 @@ func TestComposeStack(t *testing.T) {
 	require.Contains(t, msgs[1].Text, host)
 
 	logResources(t, st, second, logf)
+}
+
+// docText is a file of the project as prose: comment markers, table bars and
+// line breaks taken out, so that a name reads the same wherever a line or a
+// cell breaks it.
+func docText(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, name))
+	require.NoError(t, err)
+	var words []string
+	for line := range strings.Lines(string(b)) {
+		line = strings.TrimLeft(strings.TrimSpace(line), "#|")
+		words = append(words, strings.Fields(strings.ReplaceAll(line, "|", " "))...)
+	}
+	return strings.Join(words, " ")
 }
 
 // requireOwned checks that path exists on the state volume, owned by the

@@ -24,8 +24,13 @@ var shellTools = []string{
 
 // standInGolang imports name (e.g. golang:1.26.8) as this machine's Go
 // toolchain at /usr/local/go on a minimal Debian-like root with a shell, the
-// CA bundle and the environment of the official golang image.
-func (e *engine) standInGolang(name, goroot string) error {
+// CA bundle and the environment of the official golang image. When
+// buildCache is not empty, the image's Go build cache (/root/.cache/go-build)
+// is the one under it: a cache warmed by the same build on this machine, so
+// that an engine's build compiles only what the host has not (a cold build
+// takes minutes, and the tests build under three builders). The cache holds
+// results keyed by their inputs: what is built is the same with it or not.
+func (e *engine) standInGolang(name, goroot, buildCache string) error {
 	stage := filepath.Join(e.dir, "stage-golang")
 	for _, d := range []string{"etc", "root", "go/bin", "go/src"} {
 		if err := os.MkdirAll(filepath.Join(stage, d), 0o755); err != nil {
@@ -57,7 +62,14 @@ func (e *engine) standInGolang(name, goroot string) error {
 		return err
 	}
 	files = append(files, "usr/local/go", "etc/ssl/certs/ca-certificates.crt")
-	return e.importRootfs(name, files, stage, []string{"etc/passwd", "etc/group", "tmp", "root", "go"},
+	parts := []rootfsPart{
+		hostPart(files),
+		{dir: stage, paths: []string{"etc/passwd", "etc/group", "tmp", "root", "go"}},
+	}
+	if buildCache != "" {
+		parts = append(parts, rootfsPart{dir: buildCache, paths: []string{"root/.cache/go-build"}})
+	}
+	return e.importRootfs(name, parts,
 		"ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"ENV GOLANG_VERSION="+strings.TrimPrefix(goVersion, "go"),
 		"ENV GOPATH=/go",
@@ -101,7 +113,7 @@ func (e *engine) standInInfluxDB(name string) error {
 	if err != nil {
 		return err
 	}
-	return e.importRootfs(name, files, stage, []string{"etc/influxdb", "var/lib/influxdb"},
+	return e.importRootfs(name, []rootfsPart{hostPart(files), {dir: stage, paths: []string{"etc/influxdb", "var/lib/influxdb"}}},
 		"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"EXPOSE 8086",
 		`CMD ["influxd"]`,
@@ -131,36 +143,46 @@ func (e *engine) standInBusybox(name string) error {
 			return err
 		}
 	}
-	return e.importRootfs(name, nil, stage, []string{"bin"},
+	return e.importRootfs(name, []rootfsPart{{dir: stage, paths: []string{"bin"}}},
 		"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		`CMD ["sh"]`,
 	)
 }
 
-// importRootfs streams the host's files (paths relative to /) and the
-// staged ones (relative to stage) into `podman import` as image name.
-func (e *engine) importRootfs(name string, hostPaths []string, stage string, stagedPaths []string, changes ...string) error {
-	tarArgs := []string{"-cf", "-"}
-	if len(hostPaths) > 0 {
-		// The usr-merge links, so that /bin/sh and /lib64/ld-linux... resolve.
-		tarArgs = append(tarArgs, "-C", "/")
-		for _, l := range []string{"bin", "lib", "lib64", "sbin"} {
-			if fi, err := os.Lstat("/" + l); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-				tarArgs = append(tarArgs, l)
-			}
-		}
-		tarArgs = append(tarArgs, hostPaths...)
-	}
-	tarArgs = append(tarArgs, "-C", stage)
-	tarArgs = append(tarArgs, stagedPaths...)
+// rootfsPart is a part of a stand-in's root: paths relative to dir, taken
+// to the same paths in the image.
+type rootfsPart struct {
+	dir   string
+	paths []string
+}
 
+// hostPart is the host's files (paths relative to /) with the usr-merge
+// links, so that /bin/sh and /lib64/ld-linux... resolve.
+func hostPart(files []string) rootfsPart {
+	var links []string
+	for _, l := range []string{"bin", "lib", "lib64", "sbin"} {
+		if fi, err := os.Lstat("/" + l); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			links = append(links, l)
+		}
+	}
+	return rootfsPart{dir: "/", paths: append(links, files...)}
+}
+
+// importRootfs streams the parts into the engine's `import` as image name
+// (podman's and docker's take the same arguments).
+func (e *engine) importRootfs(name string, parts []rootfsPart, changes ...string) error {
+	tarArgs := []string{"-cf", "-"}
+	for _, p := range parts {
+		tarArgs = append(tarArgs, "-C", p.dir)
+		tarArgs = append(tarArgs, p.paths...)
+	}
 	tarCmd := exec.Command("tar", tarArgs...)
-	importArgs := []string{"import", "--quiet"}
+	importArgs := []string{"import"}
 	for _, c := range changes {
 		importArgs = append(importArgs, "--change", c)
 	}
 	importArgs = append(importArgs, "-", name)
-	importCmd := exec.Command("podman", importArgs...)
+	importCmd := exec.Command(e.client, importArgs...)
 	importCmd.Env = e.env
 	pipe, err := tarCmd.StdoutPipe()
 	if err != nil {
@@ -177,7 +199,7 @@ func (e *engine) importRootfs(name string, hostPaths []string, stage string, sta
 		return fmt.Errorf("tar for %s: %w: %s", name, err, tarErr.String())
 	}
 	if importErr != nil {
-		return fmt.Errorf("podman import %s: %w: %s", name, importErr, out)
+		return fmt.Errorf("%s import %s: %w: %s", e.name, name, importErr, out)
 	}
 	return nil
 }
