@@ -1,5 +1,6 @@
 // Package textutil holds the text helpers the plugins share, so that each
-// rule (how a long text is cut) exists once.
+// rule (how a long text is cut, what text from a process may show) exists
+// once.
 package textutil
 
 import "unicode/utf8"

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,8 +78,8 @@ func runHelper(name string) int {
 // substring pattern, and reports what they gave.
 func helperScan(root, pattern string) (helperReport, error) {
 	report := helperReport{PID: os.Getpid()}
-	if self, err := readSelfPID(root); err == nil {
-		report.SelfPID = self
+	if link, err := os.Readlink(filepath.Join(root, "self")); err == nil {
+		report.SelfPID, _ = strconv.ParseInt(link, 10, 64)
 	}
 	logger := &testutil.CaptureLogger{Name: "inputs.procblocking"}
 	p := newFactoryPlugin()

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
+
+	"github.com/procblocking/procblocking/plugins/inputs/procblocking/internal/hostview"
 )
 
 // minRegexMaxBytes is the least regex_max_bytes accepted: real pytest
@@ -52,7 +54,7 @@ func (p *ProcBlocking) Init() error {
 	if p.MinAge < 0 {
 		return fmt.Errorf("invalid 'min_age' %q: must not be negative", time.Duration(p.MinAge).String())
 	}
-	r, err := newRedactor(p.Redact, p.CmdlineMaxLength)
+	r, err := newCmdlineRenderer(p.Redact, p.CmdlineMaxLength)
 	if err != nil {
 		return err
 	}
@@ -77,7 +79,7 @@ func (p *ProcBlocking) Init() error {
 	}
 	p.scanner = newScanner(p.root, m, r, debugf)
 	var warnings []string
-	p.hostView, warnings = judgeView(p.root, readViewFacts(p.root))
+	p.hostView, warnings = hostview.Check(p.root)
 	for _, w := range warnings {
 		if p.Log != nil {
 			p.Log.Warn(w)

@@ -53,6 +53,10 @@ func fixtureTree(t *testing.T, name string) string {
 	return root
 }
 
+// initPIDNamespace is how /proc/<pid>/ns/pid reads in the host's PID
+// namespace (its inode number is fixed).
+const initPIDNamespace = "pid:[4026531836]"
+
 // basicTree is proc_basic as the agent, PID 700 of the host's PID namespace,
 // sees it.
 func basicTree(t *testing.T) string {

@@ -60,11 +60,11 @@ type scanResult struct {
 // scanner walks a proc tree. Its buffers live across scans so that a process
 // that does not match costs a few syscalls and no allocation.
 type scanner struct {
-	root     string
-	matcher  *matcher
-	redactor *redactor
-	debugf   func(format string, args ...any)
-	hook     func(step string, pid int64)
+	root    string
+	matcher *matcher
+	cmdline *cmdlineRenderer
+	debugf  func(format string, args ...any)
+	hook    func(step string, pid int64)
 
 	dirBuf []byte // getdents records
 	link   []byte // the target of <root>/self
@@ -74,18 +74,18 @@ type scanner struct {
 	file   []byte // stat, status or cgroup
 }
 
-func newScanner(root string, m *matcher, r *redactor, debugf func(string, ...any)) *scanner {
+func newScanner(root string, m *matcher, r *cmdlineRenderer, debugf func(string, ...any)) *scanner {
 	return &scanner{
-		root:     root,
-		matcher:  m,
-		redactor: r,
-		debugf:   debugf,
-		dirBuf:   make([]byte, 32<<10),
-		link:     make([]byte, 32),
-		path:     make([]byte, 0, 64),
-		raw:      make([]byte, 0, 4<<10),
-		joined:   make([]byte, 0, 4<<10),
-		file:     make([]byte, 0, 4<<10),
+		root:    root,
+		matcher: m,
+		cmdline: r,
+		debugf:  debugf,
+		dirBuf:  make([]byte, 32<<10),
+		link:    make([]byte, 32),
+		path:    make([]byte, 0, 64),
+		raw:     make([]byte, 0, 4<<10),
+		joined:  make([]byte, 0, 4<<10),
+		file:    make([]byte, 0, 4<<10),
 	}
 }
 
@@ -199,7 +199,7 @@ func (s *scanner) process(dirfd int, name []byte, pid int64, btime uint64, young
 		return info, true
 	}
 	info.pattern = s.matcher.names[idx]
-	info.cmdline = s.redactor.render(raw)
+	info.cmdline = s.cmdline.render(raw)
 
 	s.step(stepStat, pid)
 	readStatus := func(ppid int64) ([]byte, error) { return s.readStatus(dirfd, ppid) }

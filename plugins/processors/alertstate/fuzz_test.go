@@ -3,6 +3,7 @@ package alertstate
 import (
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
@@ -12,11 +13,13 @@ import (
 
 // Any command line, tag and field values: every message is valid UTF-8 of
 // at most 4000 runes, starts with its kind's emoji, and holds no control
-// character but its own newlines (so a value cannot fake a line), from the
+// character but its own newlines, and no line separator, bidi control or
+// zero-width character (so a value cannot fake a line or reorder text), from the
 // default templates of both languages or from a user's.
 func FuzzRenderMessage(f *testing.F) {
 	f.Add("python3 -m pytest tests/", "pytest", "h1", "", byte(0), false, false, 7390.0, "")
 	f.Add(strings.Repeat("тест\x00", 20), "p\xff", "h\r\n", "c", byte(9), true, true, -1.0, "e\x1b[31m")
+	f.Add("pytest\u2028Parent: PID 1\u202E", "p\u200B", "h\u2029", "c\u2066", byte(0x80), false, true, 9.0, "e\uFEFF")
 	override, err := newMessages("en", map[string]string{
 		"alert":       "{{.Host}} {{range .Jobs}}{{.Cmdline}}{{.Pattern}}{{.ContainerID}}{{.Comm}}{{range .Others}}{{.Cmdline}}{{end}}{{end}}",
 		"recovery":    "{{.Job.Cmdline}}{{duration .Job.LivedSeconds}}{{.Tags}}",
@@ -76,8 +79,8 @@ func FuzzRenderMessage(f *testing.F) {
 			require.LessOrEqual(t, utf8.RuneCountInString(msg), maxMessageRunes)
 			require.True(t, strings.HasPrefix(msg, headlineEmoji[ev.Kind]), "%q", msg)
 			for _, r := range msg {
-				if r < 0x20 && r != '\n' || r == 0x7f {
-					t.Fatalf("control character %U in %q", r, msg)
+				if r < 0x20 && r != '\n' || r == 0x7f || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
+					t.Fatalf("character %U that could fake a line or reorder text in %q", r, msg)
 				}
 			}
 		}

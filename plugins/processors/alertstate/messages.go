@@ -61,8 +61,8 @@ type messageData struct {
 }
 
 // jobView is one job in messageData: its head process (the job's top) and
-// its other processes. Strings are valid UTF-8 with control characters
-// replaced by spaces.
+// its other processes. Strings are valid UTF-8 with control, bidi and
+// zero-width characters replaced by spaces (see textutil.PlainLine).
 type jobView struct {
 	AlertID          string
 	PID              int64
@@ -397,29 +397,9 @@ func humanDuration(seconds float64, u [5]string) string {
 	return strconv.FormatInt(s, 10) + " " + u[3]
 }
 
-// clean makes a value from /proc safe to put in a plain-text line: valid
-// UTF-8, and no control characters that could fake lines of the message.
-func clean(s string) string {
-	ok := utf8.ValidString(s)
-	if ok {
-		for _, r := range s {
-			if unicode.IsControl(r) {
-				ok = false
-				break
-			}
-		}
-	}
-	if ok {
-		return s
-	}
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-}
+// clean makes a value from /proc safe to put in a plain-text line: nothing
+// in it can fake a line of the message or reorder its text.
+func clean(s string) string { return textutil.PlainLine(s) }
 
 // sampleEvents are the shapes of data a template of the kind can get; Init
 // tries a user's template on each.

@@ -213,6 +213,24 @@ func TestControlCharactersCannotFakeLines(t *testing.T) {
 	require.NotContains(t, msg, "\n✅")
 }
 
+// A command line, comm or container ID cannot fake a line with the line and
+// paragraph separators, reorder the text around it with bidi controls, or
+// hide text with zero-width characters: each becomes a space, as control
+// characters do.
+func TestUnicodeCannotFakeLinesOrReorderText(t *testing.T) {
+	p := plugin(t, nil)
+	fakers := "\u2028Parent: PID 1\u2029\u202Eevil\u202C\u2066x\u2069\u200E\u200F\u061C\u200B\u200C\u200D\u2060\uFEFF\u180E"
+	m := proc{host: "h1", pid: 7, created: t0.Add(-2 * time.Hour), cmdline: "pytest" + fakers}.at(t0)
+	m.AddField("comm", "py"+fakers)
+	m.AddField("container_id", "c"+fakers)
+	msg := messageOf(t, events(p.Apply(m, scanMetric("h1", t0, true, 1)))[0])
+	require.True(t, strings.HasSuffix(msg, "\nCommand: pytest Parent: PID 1  evil  x"), "%q", msg)
+	require.Len(t, regexp.MustCompile(`(?m)^Parent: `).FindAllString(msg, -1), 1, "only the real Parent line:\n%s", msg)
+	for _, r := range msg {
+		require.False(t, unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp), "%U in %q", r, msg)
+	}
+}
+
 var pidsInMessage = regexp.MustCompile(`(?m)^PID (\d+)|^(?:Also PIDs|Ещё PID:) ([\d, ]+)$`)
 
 // pidsOf lists the jobs a digest message names: one line each for the first

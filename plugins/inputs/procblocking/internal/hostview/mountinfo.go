@@ -1,4 +1,4 @@
-package procblocking
+package hostview
 
 import (
 	"bytes"

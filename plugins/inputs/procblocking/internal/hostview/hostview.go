@@ -1,13 +1,18 @@
 //go:build linux
 
-package procblocking
+// Package hostview decides, without privilege, whether a proc root shows
+// the host's processes, and when it does not, says why and what fixes it:
+// the procblocking input reports the answer with every scan as host_view.
+package hostview
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,6 +29,12 @@ const pfKthread = 0x00200000
 
 // capSysPtrace is the capability that shows every process despite hidepid.
 const capSysPtrace = 19
+
+// Check tells whether the proc root shows the host's processes; when it
+// does not, each warning names a cause and its fix.
+func Check(root string) (hostView bool, warnings []string) {
+	return judgeView(root, readViewFacts(root))
+}
 
 // viewFacts is what the agent can learn, without privilege, about how much
 // of the host a proc root shows.
@@ -69,15 +80,11 @@ func readViewFacts(root string) viewFacts {
 			f.nsLink = link
 		}
 		if status, err := os.ReadFile(filepath.Join(root, "self", "status")); err == nil {
-			if pids, err := parseNSpid(status); err == nil {
-				f.nsLevels = len(pids)
-			}
+			f.nsLevels = nspidLevels(status)
 		}
 	}
 	if b, err := os.ReadFile(filepath.Join(root, "2", "stat")); err == nil {
-		if st, err := parseStat(b); err == nil {
-			f.kthreadd = st.ppid == 0 && st.flags&pfKthread != 0
-		}
+		f.kthreadd = isKthreadd(b)
 	}
 	if _, err := os.ReadFile(filepath.Join(root, "1", "status")); err != nil {
 		f.pid1Err = err
@@ -172,9 +179,37 @@ func readSelfPID(root string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	pid, ok := parsePID([]byte(link))
-	if !ok {
+	pid, err := strconv.ParseInt(link, 10, 64)
+	if err != nil || pid <= 0 {
 		return 0, fmt.Errorf("%s links to %q, not a PID", filepath.Join(root, "self"), link)
 	}
 	return pid, nil
+}
+
+// nspidLevels counts the PIDs of the "NSpid:" line of a /proc/<pid>/status:
+// one per PID namespace the process is in. 0 when there is no such line.
+func nspidLevels(status []byte) int {
+	for line := range bytes.Lines(status) {
+		if rest, ok := bytes.CutPrefix(line, []byte("NSpid:")); ok {
+			return len(bytes.Fields(rest))
+		}
+	}
+	return 0
+}
+
+// isKthreadd tells from a /proc/<pid>/stat whether the process is a kernel
+// thread started by the kernel itself: parent 0 and PF_KTHREAD in its flags
+// (fields 4 and 9, after the comm in parentheses, which may hold spaces).
+func isKthreadd(stat []byte) bool {
+	closing := bytes.LastIndexByte(stat, ')')
+	if closing < 0 {
+		return false
+	}
+	fields := bytes.Fields(stat[closing+1:])
+	const fPPid, fFlags = 4, 9 // numbered as in proc(5); fields[0] is field 3
+	if len(fields) <= fFlags-3 {
+		return false
+	}
+	flags, err := strconv.ParseUint(string(fields[fFlags-3]), 10, 64)
+	return err == nil && string(fields[fPPid-3]) == "0" && flags&pfKthread != 0
 }

@@ -1,6 +1,7 @@
-package procblocking
+package redact
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -10,26 +11,34 @@ import (
 // one of secretWords anywhere (DB_PASSWORD, --client-secret, X-Auth-Token),
 // or one of secretParts as a whole part between '-', '_' and '.' (--pass,
 // DB_PASS, --key, --access-key; not --bypass or --keyword). Case does not
-// matter.
+// matter. A name that says the secret is elsewhere or asked for carries
+// none: its last part is one of elsewhereParts (--password-stdin,
+// --password-file, DB_PASSWORD_FILE, --token-env) or its first one of
+// askParts (--ask-pass, --no-password).
 var (
 	secretWords = []string{"password", "passwd", "pwd", "token", "secret", "apikey", "api-key", "api_key", "credential", "auth"}
 	secretParts = []string{"pass", "passphrase", "key"}
+	// elsewhereParts and askParts end and start names that carry no secret.
+	elsewhereParts = []string{"stdin", "file", "fd", "env", "prompt"}
+	askParts       = []string{"ask", "no"}
 	// secretNameHints are the substrings one of which every secret name holds.
 	secretNameHints = []string{"pass", "pwd", "token", "secret", "api", "credential", "auth", "key"}
 )
 
 func isSecretName(name string) bool {
 	folded := foldName(name)
+	parts := strings.FieldsFunc(folded, func(r rune) bool { return r == '-' || r == '_' || r == '.' })
+	if len(parts) > 1 && (slices.Contains(elsewhereParts, parts[len(parts)-1]) || slices.Contains(askParts, parts[0])) {
+		return false
+	}
 	for _, w := range secretWords {
 		if strings.Contains(folded, w) {
 			return true
 		}
 	}
-	for part := range strings.FieldsFuncSeq(folded, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
-		for _, p := range secretParts {
-			if part == p {
-				return true
-			}
+	for _, part := range parts {
+		if slices.Contains(secretParts, part) {
+			return true
 		}
 	}
 	return false
@@ -91,7 +100,7 @@ func maskKeyValues(s string) string {
 			continue
 		}
 		out.WriteString(s[done : start+eq+1])
-		out.WriteString(mask)
+		out.WriteString(Mask)
 		done = end
 	}
 	if done == 0 {
@@ -116,7 +125,7 @@ func maskOptionArguments(s string) string {
 			continue
 		}
 		out.WriteString(s[done:valStart])
-		out.WriteString(mask)
+		out.WriteString(Mask)
 		done, end = valEnd, valEnd
 	}
 	if done == 0 {
