@@ -3,6 +3,7 @@
 package benchmarks
 
 import (
+	"slices"
 	"strconv"
 	"testing"
 
@@ -67,22 +68,36 @@ func allocSizes() (small, large int) {
 
 // A scan in which no process matches allocates O(1): the same number of
 // allocations, within a small constant, whether /proc lists a few dozen or a
-// thousand more PIDs. AllocsPerRun counts, it does not time.
+// thousand more PIDs. AllocsPerRun counts, it does not time. The test runs on
+// the host's /proc, where other work starts and ends processes all the time;
+// a PID that vanishes mid-walk costs its scan an error and a debug log's
+// allocations. So each size is judged by the fewest allocations of scans
+// that counted no error, taken one by one, never by an average that such
+// scans raise.
 func TestScanNoMatchAllocsConstant(t *testing.T) {
 	small, large := allocSizes()
-	s := procblockingFrom(t, noMatchTOML)
+	in := loadInput(t, noMatchTOML)
+	var acc testutil.Accumulator
+	const cleanScans = 5
 	measure := func(n int) (allocs float64, procs int) {
 		usePool(t, n)
 		require.Equal(t, n, pool.size())
-		require.NoError(t, s.scan())
 		procs = countProcs(t)
-		allocs = testing.AllocsPerRun(10, func() {
-			if err := s.scan(); err != nil {
-				t.Fatal(err)
+		var clean []float64
+		for tries := 0; len(clean) < cleanScans; tries++ {
+			require.Less(t, tries, 1000, "fewer than %d of 1000 scans of %d PIDs saw no process vanish", cleanScans, procs)
+			a := testing.AllocsPerRun(1, func() {
+				acc.ClearMetrics()
+				require.NoError(t, in.Gather(&acc))
+			})
+			matched, ok := acc.Int64Field("procblocking_scan", "matched")
+			require.True(t, ok)
+			require.Zero(t, matched)
+			if errs, _ := acc.Int64Field("procblocking_scan", "errors"); errs == 0 {
+				clean = append(clean, a)
 			}
-		})
-		require.Zero(t, s.matched())
-		return allocs, procs
+		}
+		return slices.Min(clean), procs
 	}
 	allocSmall, procsSmall := measure(small)
 	allocLarge, procsLarge := measure(large)

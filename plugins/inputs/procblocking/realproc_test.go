@@ -16,6 +16,8 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/prometheus/procfs"
 	"github.com/stretchr/testify/require"
+
+	"github.com/procblocking/procblocking/internal/proctest"
 )
 
 // startNamed starts `sleep 600` under an argv[0] that reads like a test run
@@ -34,16 +36,12 @@ func startNamed(t *testing.T, argv0 string) *exec.Cmd {
 
 func waitCmdline(t *testing.T, pid int, want string) {
 	t.Helper()
-	for range 1000 {
+	proctest.WaitFor(t, time.Minute, fmt.Sprintf("pid %d to show %q in its cmdline", pid, want), func() bool {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		// The argument must lead: before the exec, bash's own command line
 		// holds the same text as a later argument.
-		if err == nil && strings.HasPrefix(string(b), want+"\x00") {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("pid %d never showed %q in its cmdline", pid, want)
+		return err == nil && strings.HasPrefix(string(b), want+"\x00")
+	})
 }
 
 func newRealPlugin(t *testing.T, pattern string) *ProcBlocking {
@@ -146,7 +144,7 @@ func TestRealOrphanInPIDNamespace(t *testing.T) {
 	fs, err := procfs.NewFS("/proc")
 	require.NoError(t, err)
 	var initPID int
-	for range 1000 {
+	proctest.WaitFor(t, time.Minute, "the namespace init", func() bool {
 		procs, err := fs.AllProcs()
 		require.NoError(t, err)
 		for _, pr := range procs {
@@ -154,28 +152,26 @@ func TestRealOrphanInPIDNamespace(t *testing.T) {
 				initPID = pr.PID
 			}
 		}
-		if initPID != 0 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	require.NotZero(t, initPID, "namespace init not found")
+		return initPID != 0
+	})
 	t.Cleanup(func() { _ = syscall.Kill(initPID, syscall.SIGKILL) })
 
 	p := newRealPlugin(t, target)
+	// The grandchild is ready when it is both reparented and exec'd: the
+	// subshell it forked from exits at once, so it can sit under the init
+	// as a bash copy whose command line (bash's, with argv0 as $0) matches
+	// the pattern too. Its comm turns to sleep only with the exec; its
+	// command line is asserted after.
 	var orphan telegraf.Metric
-	for range 1000 {
+	proctest.WaitFor(t, time.Minute, fmt.Sprintf("the grandchild to exec sleep under the namespace init %d", initPID), func() bool {
 		for pid, m := range gatherReal(t, p) {
-			if pid != strconv.Itoa(child.Process.Pid) && m.Fields()["ppid"] == int64(initPID) {
+			if pid != strconv.Itoa(child.Process.Pid) && m.Fields()["ppid"] == int64(initPID) && m.Fields()["comm"] == "sleep" {
 				orphan = m
+				return true
 			}
 		}
-		if orphan != nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	require.NotNil(t, orphan, "grandchild never reparented onto the namespace init %d", initPID)
+		return false
+	})
 	grandchild, err := strconv.Atoi(orphan.Tags()["pid"])
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = syscall.Kill(grandchild, syscall.SIGKILL) })
