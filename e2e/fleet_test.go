@@ -405,7 +405,7 @@ func messagesAbout(msgs []botapitest.Message, node string, pid int) []botapitest
 
 func TestFleetAlertsThroughJetStream(t *testing.T) {
 	f := startFleet(t, "runner-1", "runner-2", "runner-3")
-	one, two := f.nodes[0], f.nodes[1]
+	one, two, three := f.nodes[0], f.nodes[1], f.nodes[2]
 
 	// A stuck job on one node: one alert, naming the node and the job.
 	cmdA := one.proc.addJob(t, 200, "tests/test_a.py")
@@ -430,30 +430,66 @@ func TestFleetAlertsThroughJetStream(t *testing.T) {
 	require.Equal(t, map[string]string{"event": "alert", "host": "runner-1", "pattern": "pytest", "pid": "200"}, alertTags)
 
 	// The processes the steps below restart belong to the whole test, so
-	// the steps are not subtests (whose end would kill them).
+	// the steps are not subtests (whose end would kill them). In each, the
+	// part is stopped with nothing in flight: a message the alerter took
+	// but had not yet acknowledged would come back late, out of order.
+
+	t.Log("the alerter stopped cleanly while a job starts")
+	{
+		f.quiesce(t)
+		require.NoError(t, syscall.Kill(f.alerter.PID(), syscall.SIGTERM))
+		require.NoError(t, f.alerter.Wait(t, 60*time.Second), f.alerter.Stderr.String())
+		f.alerter = nil
+		// Telegraf's consumer deletes the durable consumer it created when
+		// it stops; the workqueue stream keeps only what was never
+		// acknowledged, so the next start reads no old scan again (an old
+		// scan of runner-1 would alert job 200 anew).
+		_, err := f.js.ConsumerInfo(fleetStream, fleetConsumer)
+		require.ErrorIs(t, err, nats.ErrConsumerNotFound)
+		cmdC := two.proc.addJob(t, 300, "tests/test_c.py")
+		f.resumeNodes()
+		f.waitPublished(t, two, 2, "300")
+
+		f.startAlerter(t)
+		proctest.WaitFor(t, 60*time.Second, "the alert of runner-2's job", func() bool {
+			f.checkRunning(t)
+			return len(f.tg.Messages()) >= 2
+		})
+		f.caughtUp(t)
+		msgs := f.tg.Messages()
+		require.Equal(t, []string{"alert", "alert"}, kinds(msgs), "one new alert, nothing repeated")
+		c := messagesAbout(msgs, "runner-2", 300)
+		require.Len(t, c, 1)
+		require.Contains(t, c[0].Text, cmdC)
+		require.Len(t, messagesAbout(msgs, "runner-1", 200), 1, "job 200 not alerted again from an old scan")
+	}
+
 	t.Log("the alerter SIGKILLed while a job ends and another starts")
 	{
-		// Nothing in flight: a message the alerter took but had not yet
-		// acknowledged would come back late, out of order.
 		f.quiesce(t)
 		f.alerter.Kill(t)
 		f.alerter = nil
+		// The consumer outlives the alerter.
+		_, err := f.js.ConsumerInfo(fleetStream, fleetConsumer)
+		require.NoError(t, err)
 		one.proc.remove(t, 200)
 		cmdB := one.proc.addJob(t, 201, "tests/test_b.py")
 		f.resumeNodes()
 		// The change waits in JetStream for the alerter.
 		f.waitPublished(t, one, 2, "201")
-		require.Equal(t, []string{"alert"}, kinds(f.tg.Messages()))
+		require.Len(t, f.tg.Messages(), 2)
 
 		f.startAlerter(t)
 		proctest.WaitFor(t, 60*time.Second, "the recovery of job 200 and the alert of job 201", func() bool {
 			f.checkRunning(t)
-			return len(f.tg.Messages()) >= 3
+			return len(f.tg.Messages()) >= 4
 		})
 		f.caughtUp(t)
 		msgs := f.tg.Messages()
-		require.ElementsMatch(t, []string{"alert", "recovery", "alert"}, kinds(msgs), "one recovery, one new alert, nothing repeated")
-		require.Len(t, messagesAbout(msgs, "runner-1", 200), 2, "job 200: its alert and its recovery")
+		require.ElementsMatch(t, []string{"alert", "alert", "recovery", "alert"}, kinds(msgs), "one recovery, one new alert, nothing repeated")
+		a := messagesAbout(msgs, "runner-1", 200)
+		require.Len(t, a, 2, "job 200: its alert and its recovery")
+		require.Equal(t, "recovery", kindOf(a[1].Text))
 		b := messagesAbout(msgs, "runner-1", 201)
 		require.Len(t, b, 1, "job 201: one alert")
 		require.Equal(t, "alert", kindOf(b[0].Text))
@@ -462,18 +498,17 @@ func TestFleetAlertsThroughJetStream(t *testing.T) {
 
 	t.Log("nats-server restarted")
 	{
-		require.Len(t, f.tg.Messages(), 3)
 		f.quiesce(t)
-		gatheredBefore := len(scansByHost(t, two.out)[two.name])
+		gatheredBefore := len(scansByHost(t, three.out)[three.name])
 		f.nats.stop(t)
 		f.resumeNodes()
 		// The nodes go on scanning while NATS is down: a new job on
-		// runner-2 among them.
-		two.proc.addJob(t, 300, "tests/test_c.py")
-		proctest.WaitFor(t, 60*time.Second, "runner-2 to scan job 300 while NATS is down", func() bool {
+		// runner-3 among them.
+		three.proc.addJob(t, 400, "tests/test_d.py")
+		proctest.WaitFor(t, 60*time.Second, "runner-3 to scan job 400 while NATS is down", func() bool {
 			f.checkRunning(t)
-			for _, s := range scansByHost(t, two.out)[two.name][gatheredBefore:] {
-				if slices.Equal(s.pids, []string{"300"}) {
+			for _, s := range scansByHost(t, three.out)[three.name][gatheredBefore:] {
+				if slices.Equal(s.pids, []string{"400"}) {
 					return true
 				}
 			}
@@ -481,9 +516,9 @@ func TestFleetAlertsThroughJetStream(t *testing.T) {
 		})
 		f.nats.start(t)
 
-		proctest.WaitFor(t, 120*time.Second, "the alert of runner-2's job", func() bool {
+		proctest.WaitFor(t, 120*time.Second, "the alert of runner-3's job", func() bool {
 			f.checkRunning(t)
-			return len(messagesAbout(f.tg.Messages(), "runner-2", 300)) >= 1
+			return len(messagesAbout(f.tg.Messages(), "runner-3", 400)) >= 1
 		})
 		f.caughtUp(t)
 
@@ -497,6 +532,7 @@ func TestFleetAlertsThroughJetStream(t *testing.T) {
 			}
 			gathered := scansByHost(t, n.out)[n.name]
 			require.NotEmpty(t, gathered)
+			require.NotEmpty(t, received[n.name])
 			last := received[n.name][len(received[n.name])-1].time
 			var missing []time.Time
 			for _, s := range gathered {
@@ -507,10 +543,10 @@ func TestFleetAlertsThroughJetStream(t *testing.T) {
 			require.Empty(t, missing, "scans of %s gathered but never received by the alerter", n.name)
 		}
 		msgs := f.tg.Messages()
-		require.Len(t, msgs, 4, "one new alert, nothing repeated: %v", kinds(msgs))
-		c := messagesAbout(msgs, "runner-2", 300)
-		require.Len(t, c, 1)
-		require.Equal(t, "alert", kindOf(c[0].Text))
+		require.Len(t, msgs, 5, "one new alert, nothing repeated: %v", kinds(msgs))
+		d := messagesAbout(msgs, "runner-3", 400)
+		require.Len(t, d, 1)
+		require.Equal(t, "alert", kindOf(d[0].Text))
 		require.Equal(t, 0, f.consumer(t).NumRedelivered)
 	}
 }
