@@ -12,6 +12,8 @@ import (
 	_ "github.com/influxdata/telegraf/plugins/outputs/influxdb"
 	_ "github.com/influxdata/telegraf/plugins/outputs/influxdb_v2"
 	_ "github.com/influxdata/telegraf/plugins/outputs/nats"
+	// The format the fleet's nodes publish in and its alerter reads.
+	_ "github.com/influxdata/telegraf/plugins/parsers/influx"
 	_ "github.com/influxdata/telegraf/plugins/secretstores/docker"
 	_ "github.com/influxdata/telegraf/plugins/secretstores/os"
 	_ "github.com/influxdata/telegraf/plugins/serializers/influx"
