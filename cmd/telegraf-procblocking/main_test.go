@@ -64,7 +64,7 @@ func repoFile(t *testing.T, name string) string {
 func TestVersion(t *testing.T) {
 	out, err := exec.Command(binPath, "--version").CombinedOutput()
 	require.NoError(t, err, string(out))
-	require.Equal(t, "telegraf-procblocking v0.0.0-test (Telegraf v1.37.2)\n", string(out))
+	require.Equal(t, "telegraf-procblocking v0.0.0-test (Telegraf v1.39.3)\n", string(out))
 }
 
 func TestSampleConfig(t *testing.T) {
