@@ -36,6 +36,7 @@ func TestInputIntoAlertstateOverFixture(t *testing.T) {
   ## The gathers follow each other within milliseconds: send the
   ## recovery at once rather than after the alerts' group window.
   group_interval = "0s"
+  state_file = "`+filepath.Join(t.TempDir(), "alertstate.json")+`"
 `), "watchdog.conf"))
 	require.Len(t, cfg.Inputs, 1)
 	require.Len(t, cfg.Processors, 1)

@@ -15,10 +15,10 @@ import (
 	"github.com/procblocking/procblocking/internal/proctest"
 )
 
-// A reload forgets nothing, even without a state file: a storm of 20 SIGHUPs
-// while a process is alerted gives no second alert, and when the process is
-// killed during the storm it gets exactly one recovery. The configuration is
-// shaped as the embedded default (no state file, no statefile, memory
+// A reload forgets nothing: a storm of 20 SIGHUPs while a process is alerted
+// gives no second alert, and when the process is killed during the storm it
+// gets exactly one recovery. The configuration is shaped as the embedded
+// default (alertstate's default state file, no Telegraf statefile, memory
 // buffer).
 func TestSighupStormKeepsAlertState(t *testing.T) {
 	t.Parallel()
@@ -43,7 +43,8 @@ func TestSighupStormKeepsAlertState(t *testing.T) {
 
 	orphan := startOrphan(t, marker)
 	pid := strconv.Itoa(orphan.PID)
-	agent := proctest.Start(t, nil, bin, "--config", conf)
+	stateDir := t.TempDir()
+	agent := proctest.Start(t, []string{"PROCBLOCKING_STATE_DIR=" + stateDir}, bin, "--config", conf)
 	waitFor(t, "the alert", func() bool { return len(events(t, metrics, "alert")) == 1 })
 
 	for i := 1; i <= 20; i++ {
@@ -71,6 +72,7 @@ func TestSighupStormKeepsAlertState(t *testing.T) {
 	}
 	t.Logf("events over 20 SIGHUPs: %v", kinds)
 	require.Equal(t, []string{"alert", "recovery"}, kinds, "a reload alerted again or lost the recovery")
+	require.FileExists(t, filepath.Join(stateDir, "alertstate.json"), "the default state file")
 }
 
 func writeFile(t *testing.T, content string) string {

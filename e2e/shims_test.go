@@ -85,8 +85,8 @@ func TestInputShim(t *testing.T) {
 // unchanged, and an event whose message spans lines is one metric to the
 // stream parser that Telegraf's processors.execd reads the shim with.
 func TestProcessorShim(t *testing.T) {
-	s := startShim(t, nil, "alertstate-execd",
-		"[[processors.alertstate]]\n  threshold = \"3s\"\n  cooldown = \"6s\"\n")
+	s := startShim(t, nil, "alertstate-execd", fmt.Sprintf(
+		"[[processors.alertstate]]\n  threshold = \"3s\"\n  cooldown = \"6s\"\n  state_file = %q\n", filepath.Join(t.TempDir(), "alertstate.json")))
 
 	const t0 = int64(1_800_000_000_000_000_000)
 	proc := fmt.Sprintf("procblocking,host=h1,pattern=pytest,pid=4242 age_seconds=10,cpu_seconds=1.5,created_at=%di,"+

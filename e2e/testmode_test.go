@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -48,13 +49,27 @@ func TestTestModeLeavesNoTrace(t *testing.T) {
 	require.Regexp(t, fmt.Sprintf(`(?m)^%s.*,pid=%d `, alertLine, orphan.PID), out)
 	require.Zero(t, tg.Requests(), "--test sent a message")
 
+	// --test-wait N is a test run too, as upstream has it: the same output,
+	// no trace, and it ends by itself once it has waited N seconds.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--config", conf, "--test-wait", "1")
+	cmd.Env = append(os.Environ(), w.env()...)
+	started := time.Now()
+	stdout, err := cmd.Output()
+	require.NoError(t, err, "--test-wait 1 did not end by itself: %s", stdout)
+	require.GreaterOrEqual(t, time.Since(started), time.Second, "it waits the seconds given")
+	require.Regexp(t, fmt.Sprintf(`(?m)^%s.*,pid=%d `, alertLine, orphan.PID), string(stdout))
+	requireNoTrace(t, filepath.Dir(w.root))
+	require.Zero(t, tg.Requests(), "--test-wait sent a message")
+
 	// The shipped configuration itself, on this machine's real processes.
 	root := t.TempDir()
 	data, err := os.ReadFile(filepath.Join("..", "telegraf.conf.example"))
 	require.NoError(t, err)
 	example := filepath.Join(t.TempDir(), "telegraf.conf")
 	require.NoError(t, os.WriteFile(example, []byte(strings.ReplaceAll(string(data), shippedStateDir, filepath.Join(root, "state"))), 0o600))
-	stdout, err := exec.Command(bin, "--config", example, "--test").Output()
+	stdout, err = exec.Command(bin, "--config", example, "--test").Output()
 	require.NoError(t, err, "%s", stdout)
 	require.Contains(t, string(stdout), "> procblocking_scan,")
 	requireNoTrace(t, root)
@@ -68,6 +83,28 @@ func TestTestModeLeavesNoTrace(t *testing.T) {
 	require.Contains(t, tg.Messages()[0].Text, fmt.Sprint(orphan.PID))
 	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
 	require.NoError(t, agent.Wait(t, 30*time.Second), agent.Stderr.String())
+
+	// --test decides from the state file: the job is alerted already, so it
+	// shows no alert, and the file stays as the real run left it.
+	stateFile := filepath.Join(w.root, "alertstate.json")
+	before, err := os.ReadFile(stateFile)
+	require.NoError(t, err)
+	info, err := os.Stat(stateFile)
+	require.NoError(t, err)
+	cmd = exec.Command(bin, "--config", conf, "--test")
+	cmd.Env = append(os.Environ(), w.env()...)
+	stdout, err = cmd.Output()
+	require.NoError(t, err, "%s", stdout)
+	require.Contains(t, string(stdout), "> procblocking_scan,")
+	require.NotContains(t, string(stdout), alertLine, "--test ignored the state file")
+	after, err := os.ReadFile(stateFile)
+	require.NoError(t, err)
+	require.Equal(t, before, after)
+	info2, err := os.Stat(stateFile)
+	require.NoError(t, err)
+	require.True(t, os.SameFile(info, info2), "--test replaced the state file")
+	require.Equal(t, info.ModTime(), info2.ModTime())
+	require.Equal(t, 1, count(tg.Messages(), "alert"))
 }
 
 // requireNoTrace fails when anything exists under dir.

@@ -2,8 +2,8 @@
 // Telegraf through the execd shim.
 //
 // Telegraf's processors.execd feeds it line protocol on stdin and reads the
-// metrics, with the alert events added, from stdout. The shim never writes
-// Telegraf's statefile: set alertstate's state_file to survive restarts.
+// metrics, with the alert events added, from stdout. The alert state
+// survives restarts in alertstate's state file, as under the custom binary.
 package main
 
 import (

@@ -19,6 +19,9 @@ type loaded struct {
 	// notices are log lines about the loading, printed once the agent's
 	// logging is set up so that they reach its log target.
 	notices []string
+	// release removes what the load made for the run alone (the copies of
+	// the state files a test run works on).
+	release func()
 }
 
 // configFiles lists the files to load; nil means the embedded default.
@@ -49,7 +52,7 @@ func loadConfig(o *options) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &loaded{source: strings.Join(files, ", ")}
+	l := &loaded{source: strings.Join(files, ", "), release: func() {}}
 	if files == nil {
 		l.source = defaultConfigName + " (no --config or --config-directory given)"
 	}
@@ -71,6 +74,9 @@ func loadConfig(o *options) (*loaded, error) {
 
 	c := config.NewConfig()
 	c.Agent.Quiet = o.quiet
+	c.InputFilters = splitFilter(o.inputFilter)
+	c.OutputFilters = splitFilter(o.outputFilter)
+	c.SecretStoreFilters = splitFilter(o.storeFilter)
 	if o.testMode() {
 		c.OutputFilters = selectNone
 	}
@@ -85,10 +91,17 @@ func loadConfig(o *options) (*loaded, error) {
 	if n := useHostEtcHostname(c); n != "" {
 		l.notices = append(l.notices, n)
 	}
-	if files == nil {
-		for _, p := range alertStates(c.Processors) {
-			l.notices = append(l.notices, fmt.Sprintf("I! The alert state is kept in %q (under $%s)", p.plugin.StateFile, stateDirEnv))
+	notices, err := placeAlertStates(c)
+	if err != nil {
+		return nil, err
+	}
+	l.notices = append(l.notices, notices...)
+	if o.testMode() {
+		notices, release, err := copyStateFiles(c)
+		if err != nil {
+			return nil, err
 		}
+		l.notices, l.release = append(l.notices, notices...), release
 	}
 	l.config = c
 	return l, nil

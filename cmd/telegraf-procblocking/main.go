@@ -20,6 +20,7 @@ import (
 
 	"github.com/influxdata/telegraf/agent"
 	"github.com/influxdata/telegraf/logger"
+	"github.com/influxdata/telegraf/plugins/aggregators"
 	"github.com/influxdata/telegraf/plugins/inputs"
 	"github.com/influxdata/telegraf/plugins/outputs"
 	"github.com/influxdata/telegraf/plugins/processors"
@@ -52,6 +53,10 @@ type options struct {
 	quiet        bool
 	version      bool
 	sampleConfig bool
+	inputFilter  string
+	outputFilter string
+	storeFilter  string
+	pidFile      string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -61,8 +66,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Var(&o.configs, "config", "configuration file to load (repeatable)")
 	fs.Var(&o.configDirs, "config-directory", "directory of *.conf files to load (repeatable)")
 	fs.BoolVar(&o.test, "test", false, "gather once through the processors, print line protocol on stdout and exit")
-	fs.IntVar(&o.testWait, "test-wait", 0, "seconds to wait for service inputs in --test and --once mode")
+	fs.IntVar(&o.testWait, "test-wait", 0, "a test run as --test that waits this many seconds for service inputs; with --once, the wait of --once")
 	fs.BoolVar(&o.once, "once", false, "gather once, write to the outputs and exit")
+	fs.StringVar(&o.inputFilter, "input-filter", "", "run only the inputs named, separator is ':'")
+	fs.StringVar(&o.outputFilter, "output-filter", "", "run only the outputs named, separator is ':'")
+	fs.StringVar(&o.storeFilter, "secretstore-filter", "", "use only the secret stores named, separator is ':'")
+	fs.StringVar(&o.pidFile, "pidfile", "", "file to write the process ID to while the agent runs")
 	fs.BoolVar(&o.debug, "debug", false, "turn on debug logging")
 	fs.BoolVar(&o.quiet, "quiet", false, "log only errors")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
@@ -73,11 +82,20 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			"Without --config or --config-directory the embedded default configuration runs.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
+	if err := refuseUnsupported(args); err != nil {
+		_, _ = fmt.Fprintf(stderr, "%v\n", err)
+		return nil, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		if why, ok := unsupportedCommands[fs.Arg(0)]; ok {
+			err = fmt.Errorf("upstream Telegraf's command %q is not supported by telegraf-procblocking: %s", fs.Arg(0), why)
+		}
+		_, _ = fmt.Fprintf(stderr, "%v\n", err)
+		return nil, err
 	}
 	return o, nil
 }
@@ -101,10 +119,6 @@ func main() {
 		}
 		return
 	}
-	if err := setStateDirEnv(); err != nil {
-		log.Printf("E! %v", err)
-		os.Exit(1)
-	}
 	if err := run(o); err != nil {
 		log.Printf("E! %v", err)
 		os.Exit(1)
@@ -127,7 +141,7 @@ func versionString() string {
 }
 
 // printSampleConfig prints the sample configuration of every compiled-in
-// input, processor and output, in name order.
+// input, processor, aggregator and output, in name order.
 func printSampleConfig(w io.Writer) error {
 	var b strings.Builder
 	section := func(title string, names []string, sample func(string) string) {
@@ -143,24 +157,33 @@ func printSampleConfig(w io.Writer) error {
 		func(n string) string { return inputs.Inputs[n]().SampleConfig() })
 	section("PROCESSOR PLUGINS", slices.Sorted(maps.Keys(processors.Processors)),
 		func(n string) string { return processors.Processors[n]().SampleConfig() })
+	section("AGGREGATOR PLUGINS", slices.Sorted(maps.Keys(aggregators.Aggregators)),
+		func(n string) string { return aggregators.Aggregators[n]().SampleConfig() })
 	section("OUTPUT PLUGINS", slices.Sorted(maps.Keys(outputs.Outputs)),
 		func(n string) string { return outputs.Outputs[n]().SampleConfig() })
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// testMode is --test without --once: nothing may be sent or persisted.
-func (o *options) testMode() bool { return o.test && !o.once }
+// testMode is a test run, as upstream has it: --test or --test-wait without
+// --once. Nothing may be sent or persisted.
+func (o *options) testMode() bool { return !o.once && (o.test || o.testWait != 0) }
 
 // run loads the configuration and runs the agent until SIGINT or SIGTERM,
 // starting over with a freshly loaded configuration on SIGHUP. The alert
-// state is handed from each agent to the next, so a reload forgets nothing
-// even when no state file is configured.
+// state survives a reload as it survives a restart: in alertstate's state
+// file.
 func run(o *options) error {
 	sigs := notifySignals()
 	defer sigs.stop()
 
-	var carried []heldState
+	if o.pidFile != "" && !o.testMode() && !o.once {
+		remove, err := writePIDFile(o.pidFile)
+		if err != nil {
+			return err
+		}
+		defer remove()
+	}
 	for {
 		// A stop requested while the previous agent shut down for a reload
 		// wins over the reload.
@@ -173,10 +196,6 @@ func run(o *options) error {
 			return err
 		}
 		c := l.config
-		if o.testMode() {
-			setDryRun(c)
-		}
-		handOver(c, carried)
 
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -196,6 +215,7 @@ func run(o *options) error {
 			cancel()
 		}()
 		err = runAgent(ctx, o, l)
+		l.release()
 		close(done)
 		<-watched
 		cancel()
@@ -205,13 +225,12 @@ func run(o *options) error {
 		if !reload {
 			return nil
 		}
-		carried = heldStates(c)
 	}
 }
 
 func runAgent(ctx context.Context, o *options, l *loaded) error {
 	c := l.config
-	if !o.test && o.testWait == 0 && len(c.Outputs) == 0 {
+	if !o.testMode() && len(c.Outputs) == 0 {
 		return errors.New("no outputs found, probably invalid config file provided")
 	}
 	if len(c.Inputs) == 0 {
@@ -258,7 +277,7 @@ func runAgent(ctx context.Context, o *options, l *loaded) error {
 	switch {
 	case o.once:
 		return ag.Once(ctx, wait)
-	case o.test:
+	case o.testMode():
 		return ag.Test(ctx, wait)
 	default:
 		return ag.Run(ctx)

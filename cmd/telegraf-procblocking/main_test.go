@@ -73,12 +73,16 @@ func TestSampleConfig(t *testing.T) {
 	for _, table := range []string{
 		"[[inputs.procblocking]]", "[[processors.alertstate]]", "[[outputs.telegram]]",
 		"[[outputs.influxdb]]", "[[outputs.influxdb_v2]]", "[[outputs.file]]", "[[outputs.http]]", "[[outputs.discard]]",
+		"[[aggregators.minmax]]", "[[aggregators.merge]]",
 	} {
 		require.Contains(t, string(out), table)
 	}
 	// Nothing beyond what plugins.go imports: no `all` import slipped in.
 	require.NotContains(t, string(out), "[[inputs.cpu]]")
 }
+
+// stateDirEnv is the directory alertstate's default state file lies in.
+const stateDirEnv = "PROCBLOCKING_STATE_DIR"
 
 func TestEmbeddedDefaultConfigParses(t *testing.T) {
 	stateDir := t.TempDir()
@@ -89,9 +93,23 @@ func TestEmbeddedDefaultConfigParses(t *testing.T) {
 	require.Equal(t, []string{"alertstate"}, c.ProcessorNames())
 	require.Equal(t, []string{"file"}, c.OutputNames())
 	// The alert state survives restarts and reloads in the state directory.
-	as := alertStates(c.Processors)
+	as := alertStates(c)
 	require.Len(t, as, 1)
 	require.Equal(t, filepath.Join(stateDir, "alertstate.json"), as[0].plugin.StateFile)
+	require.Equal(t, "[[processors.alertstate]] at "+defaultConfigName+":22", as[0].table)
+}
+
+// The embedded default keeps its alert state in $PROCBLOCKING_STATE_DIR and
+// says where on start-up.
+func TestEmbeddedDefaultUsesStateDir(t *testing.T) {
+	dir := t.TempDir()
+	p := startBinary(t, []string{stateDirEnv + "=" + dir})
+	proctest.WaitFor(t, 30*time.Second, "the agent to run", func() bool {
+		return strings.Contains(p.Stderr.String(), "Loaded outputs: file")
+	})
+	require.Contains(t, p.Stderr.String(), fmt.Sprintf("Keeping the alert state in %q", filepath.Join(dir, "alertstate.json")))
+	require.NoError(t, p.Cmd.Process.Signal(os.Interrupt))
+	require.NoError(t, p.Wait(t, 30*time.Second), p.Stderr.String())
 }
 
 // loadShipped loads a shipped config with its state directory moved to a
@@ -137,7 +155,7 @@ func TestExampleConfigsParse(t *testing.T) {
 		// Everything it keeps is under the one state directory.
 		require.Equal(t, filepath.Join(stateDir, "telegraf.state"), c.Agent.Statefile)
 		require.NotNil(t, c.Persister)
-		require.Equal(t, filepath.Join(stateDir, "alertstate.json"), alertStates(c.Processors)[0].plugin.StateFile)
+		require.Equal(t, filepath.Join(stateDir, "alertstate.json"), alertStates(c)[0].plugin.StateFile)
 		// Undelivered events survive a crash: the disk buffer, on the state volume.
 		require.Equal(t, "disk", c.Agent.BufferStrategy)
 		require.Equal(t, filepath.Join(stateDir, "buffer"), c.Agent.BufferDirectory)
@@ -149,7 +167,7 @@ func TestExampleConfigsParse(t *testing.T) {
 		require.Equal(t, []string{"procblocking"}, c.InputNames())
 		require.Equal(t, []string{"alertstate"}, c.ProcessorNames())
 		require.Equal(t, []string{"telegram"}, c.OutputNames())
-		require.Equal(t, filepath.Join(stateDir, "alertstate.json"), alertStates(c.Processors)[0].plugin.StateFile)
+		require.Equal(t, filepath.Join(stateDir, "alertstate.json"), alertStates(c)[0].plugin.StateFile)
 		require.Equal(t, time.Second, outputNamed(t, c, "telegram").Config.FlushInterval)
 		// A drop-in leaves [agent] to the directory's main file, and says
 		// what to add there for the disk buffer.

@@ -5,6 +5,17 @@ package main
 // the whole set of a build without tags (`make build`, `go build`, `go test`);
 // plugins_custom.go adds those a Telegraf configuration needs by build tag.
 import (
+	// Every aggregator but starlark (a script interpreter; a custom build
+	// adds it): a Telegraf configuration this binary replaces may use any.
+	_ "github.com/influxdata/telegraf/plugins/aggregators/basicstats"
+	_ "github.com/influxdata/telegraf/plugins/aggregators/derivative"
+	_ "github.com/influxdata/telegraf/plugins/aggregators/final"
+	_ "github.com/influxdata/telegraf/plugins/aggregators/histogram"
+	_ "github.com/influxdata/telegraf/plugins/aggregators/merge"
+	_ "github.com/influxdata/telegraf/plugins/aggregators/minmax"
+	_ "github.com/influxdata/telegraf/plugins/aggregators/quantile"
+	_ "github.com/influxdata/telegraf/plugins/aggregators/valuecounter"
+
 	_ "github.com/influxdata/telegraf/plugins/inputs/nats_consumer"
 	_ "github.com/influxdata/telegraf/plugins/outputs/discard"
 	_ "github.com/influxdata/telegraf/plugins/outputs/file"

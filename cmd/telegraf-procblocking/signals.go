@@ -8,8 +8,8 @@ import (
 
 // signals receives the requests the process gets by signal. A stop request
 // (SIGINT, SIGTERM) has a channel of its own: signal.Notify drops a signal
-// whose channel is full, and with one channel for all three a pending SIGHUP
-// left no room for the SIGTERM after it, which was then lost.
+// whose channel is full, so in a channel shared with SIGHUP a pending reload
+// would leave no room for the stop after it.
 type signals struct {
 	stopC   chan os.Signal
 	reloadC chan os.Signal

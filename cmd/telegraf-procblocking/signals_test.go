@@ -14,7 +14,7 @@ import (
 )
 
 // A stop request is never lost, whatever came before it: 20 SIGHUPs then a
-// SIGTERM, 20 times over (one slot for all signals lost the SIGTERM in about one trial of three).
+// SIGTERM, 20 times over.
 func TestSigtermAfterSighupBurstStops(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "burst.conf")
 	require.NoError(t, os.WriteFile(conf, []byte("[agent]\n  interval = \"1s\"\n  omit_hostname = true\n"+

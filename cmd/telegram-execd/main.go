@@ -25,9 +25,6 @@ func main() {
 	configFile := flag.String("config", "", "path to the plugin's configuration file (one [[outputs.telegram]] table)")
 	stateDir := flag.String("state-directory", "",
 		"directory where the output keeps its queue and threads, so that undelivered events survive a crash (sets the plugin's state_directory)")
-	// Kept so that existing command lines still work: the output retries by
-	// itself now.
-	_ = flag.Duration("retry-interval", 0, "ignored: the output retries undelivered events by itself")
 	flag.Parse()
 
 	loaded, err := shim.LoadConfig(configFile)

@@ -35,15 +35,10 @@ type AlertState struct {
 	StateFile              string            `toml:"state_file"`
 	Templates              map[string]string `toml:"templates"`
 
-	// DryRun, set by the binary for --test, reads the state file but never
-	// writes, creates, moves or removes anything.
-	DryRun bool            `toml:"-"`
-	Log    telegraf.Logger `toml:"-"`
+	Log telegraf.Logger `toml:"-"`
 
 	machine  *machine.Machine
 	messages *messages
-	// handed is a state given by SetState before Init, applied in Init.
-	handed *machine.State
 	// writeFailing is set while state-file writes fail, so that a streak of
 	// failures is logged once.
 	writeFailing bool
@@ -57,10 +52,8 @@ func (*AlertState) SampleConfig() string {
 	return sampleConfig
 }
 
-// Init validates the options and loads the state file. The state is loaded
-// here rather than in a Start because a plain processor has none, and
-// because Telegraf's statefile (SetState) is applied after Init: loading
-// first lets SetState compare the two and keep the newer.
+// Init validates the options and loads the state file (a plain processor
+// has no Start).
 func (a *AlertState) Init() error {
 	if err := a.validate(); err != nil {
 		return err
@@ -80,28 +73,23 @@ func (a *AlertState) Init() error {
 		ForgetAfter:            time.Duration(a.ForgetAfter),
 		Notify:                 a.logNotice,
 	})
-	if a.StateFile != "" {
-		if fi, err := os.Stat(a.StateFile); err == nil && fi.IsDir() {
-			return fmt.Errorf("invalid 'state_file' %q: is a directory", a.StateFile)
-		}
-		if !a.DryRun {
-			if err := os.MkdirAll(filepath.Dir(a.StateFile), 0o750); err != nil {
-				// Not fatal: the state is kept in memory and writes are retried.
-				a.Log.Warnf("Creating the directory of 'state_file' %q failed: %v", a.StateFile, err)
-			}
-		}
-		if st, ok := a.loadStateFile(); ok {
-			if err := a.machine.Restore(st); err != nil {
-				a.Log.Warnf("State file %q: %v, starting with an empty state", a.StateFile, err)
-			} else {
-				a.Log.Debugf("Loaded %d alerted job(s) from %q", a.machine.Jobs(), a.StateFile)
-			}
+	if a.StateFile == "" {
+		a.Log.Info("No 'state_file': the alert state is kept in memory only, a restart or a reload alerts again")
+		return nil
+	}
+	if fi, err := os.Stat(a.StateFile); err == nil && fi.IsDir() {
+		return fmt.Errorf("invalid 'state_file' %q: is a directory", a.StateFile)
+	}
+	if err := os.MkdirAll(filepath.Dir(a.StateFile), 0o750); err != nil {
+		// Not fatal: the state is kept in memory and writes are retried.
+		a.Log.Warnf("Creating the directory of 'state_file' %q failed: %v", a.StateFile, err)
+	}
+	if st, ok := a.loadStateFile(); ok {
+		if err := a.machine.Restore(st); err != nil {
+			a.Log.Warnf("State file %q: %v, starting with an empty state", a.StateFile, err)
 		}
 	}
-	if a.handed != nil {
-		a.adopt(*a.handed)
-		a.handed = nil
-	}
+	a.Log.Infof("Keeping the alert state in %q (%d alerted job(s) loaded)", a.StateFile, a.machine.Jobs())
 	return nil
 }
 
@@ -149,7 +137,7 @@ func (a *AlertState) Apply(in ...telegraf.Metric) []telegraf.Metric {
 		case a.Measurement:
 			before = a.observe(m)
 		case a.ScanMeasurement:
-			after = a.machine.Close(scanResult(m))
+			after = a.closeScan(m)
 		}
 		if before == nil && after == nil {
 			if out != nil {
@@ -174,52 +162,6 @@ func (a *AlertState) Apply(in ...telegraf.Metric) []telegraf.Metric {
 		return in
 	}
 	return out
-}
-
-// GetState returns the state for Telegraf's statefile, or for the binary to
-// hand over to the next instance on a reload.
-func (a *AlertState) GetState() interface{} {
-	switch {
-	case a.machine != nil:
-		return a.machine.Snapshot()
-	case a.handed != nil:
-		return *a.handed
-	}
-	return machine.State{Version: machine.Version}
-}
-
-// SetState takes the state kept by Telegraf's statefile, or handed over by
-// the binary across a reload. Before Init it is kept and applied in Init.
-// Telegraf's statefile is only written on a clean stop while the own state
-// file is written after every change, so the two can disagree: the one
-// with the higher generation (more changes behind it) wins.
-func (a *AlertState) SetState(state interface{}) error {
-	st, ok := state.(machine.State)
-	if !ok {
-		return fmt.Errorf("state has wrong type %T", state)
-	}
-	if a.machine == nil {
-		a.handed = &st
-		return nil
-	}
-	a.adopt(st)
-	return nil
-}
-
-// adopt replaces the state by st when st is newer. An error here would stop
-// the agent: a bad saved state is logged and ignored instead.
-func (a *AlertState) adopt(st machine.State) {
-	if st.Generation <= a.machine.Generation() {
-		a.Log.Debugf("Ignoring the state handed over (generation %d): the state file's is as new (generation %d)",
-			st.Generation, a.machine.Generation())
-		return
-	}
-	if err := a.machine.Restore(st); err != nil {
-		a.Log.Warnf("Ignoring the state handed over: %v", err)
-		return
-	}
-	// The own state file is older: replace it with the next scan.
-	a.machine.MarkUnsaved()
 }
 
 func (a *AlertState) logNotice(n machine.Notice) {
@@ -255,6 +197,7 @@ func init() {
 			FailedScansBeforeAlert: 3,
 			ForgetAfter:            config.Duration(7 * 24 * time.Hour),
 			Language:               "en",
+			StateFile:              defaultStateFile(),
 		}
 	})
 }

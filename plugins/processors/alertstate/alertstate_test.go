@@ -2,6 +2,7 @@ package alertstate
 
 import (
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"testing"
@@ -34,6 +35,7 @@ func plugin(t testing.TB, mod func(*AlertState)) *AlertState {
 	p.Threshold = config.Duration(time.Hour)
 	p.Cooldown = config.Duration(1000 * time.Second)
 	p.Log = testutil.Logger{}
+	p.StateFile = "" // in memory; the state file tests give one
 	if mod != nil {
 		mod(p)
 	}
@@ -49,7 +51,7 @@ type proc struct {
 	// The top of its job; zero: the process is its own top.
 	jobPID     int
 	jobCreated time.Time
-	// noJobFields: an older input without job_pid and job_created_at.
+	// noJobFields: an input without job_pid and job_created_at.
 	noJobFields bool
 	// orphanUnknown: the input omits orphan.
 	orphanUnknown bool
@@ -179,7 +181,7 @@ func TestSampleConfig(t *testing.T) {
 	require.Equal(t, 3, p.FailedScansBeforeAlert)
 	require.Equal(t, config.Duration(7*24*time.Hour), p.ForgetAfter)
 	require.Equal(t, "en", p.Language)
-	require.Empty(t, p.StateFile)
+	require.Equal(t, filepath.Join(os.Getenv(stateDirEnv), "alertstate.json"), p.StateFile)
 	require.NoError(t, cfg.Processors[0].Init())
 
 	// Options and templates as a user writes them.
@@ -337,81 +339,28 @@ func TestApplyFailedScans(t *testing.T) {
 	require.Contains(t, messageOf(t, got[1]), "open /proc: permission denied")
 }
 
-// A scan metric without a boolean ok cannot prove a process gone.
-func TestApplyScanWithoutOK(t *testing.T) {
+// A metric named like the scans but without a boolean ok is not a scan of
+// the input (here as aggregators.minmax makes one): it passes through
+// untouched, closes nothing, proves nothing gone and fails nothing.
+func TestApplyScanWithoutOKPassesThrough(t *testing.T) {
 	p := plugin(t, func(p *AlertState) { p.FailedScansBeforeAlert = 1 })
 	p.Apply(procMetric("h1", 7, t0.Add(-2*time.Hour), t0), scanMetric("h1", t0, true, 1))
-	bad := metric.New("procblocking_scan", map[string]string{"host": "h1"}, map[string]interface{}{"matched": int64(0)}, t0.Add(time.Second))
-	out := p.Apply(bad)
-	require.Equal(t, []string{"scan_failed "}, alertEvents(out))
-	errText, _ := out[1].GetField("error")
-	require.Equal(t, "scan metric has no 'ok' field", errText)
+	for _, fields := range []map[string]interface{}{
+		{"matched_min": int64(0), "matched_max": int64(1)},
+		{"ok": "true", "matched": int64(0)},
+	} {
+		aggregated := metric.New("procblocking_scan", map[string]string{"host": "h1"}, fields, t0.Add(time.Second))
+		out := p.Apply(aggregated)
+		require.Equal(t, []telegraf.Metric{aggregated}, out)
+	}
+	// Nor is a process metric without age_seconds.
+	aggregated := metric.New("procblocking", map[string]string{"host": "h1", "pid": "8"},
+		map[string]interface{}{"age_seconds_min": 9000.0, "age_seconds_max": 9000.0}, t0.Add(2*time.Second))
+	require.Equal(t, []telegraf.Metric{aggregated}, p.Apply(aggregated))
 	require.Equal(t, 1, p.machine.Jobs())
-}
-
-func TestGetSetStateRoundTrip(t *testing.T) {
-	p := plugin(t, nil)
-	created := t0.Add(-2 * time.Hour)
-	p.Apply(procMetric("h1", 7, created, t0), procMetric("h1", 8, created, t0), scanMetric("h1", t0, true, 2))
-	st := p.GetState().(machine.State)
-	require.Len(t, st.Sources, 1)
-	require.Len(t, st.Sources[0].Jobs, 2)
-
-	// A fresh instance takes the state and behaves as the old one: no
-	// second alert within the cooldown, recovery for the one gone.
-	q := plugin(t, nil)
-	require.Zero(t, q.machine.Jobs())
-	require.NoError(t, q.SetState(st))
-	require.Equal(t, st, q.GetState())
-	later := t0.Add(time.Minute)
-	out := q.Apply(procMetric("h1", 7, created, later), scanMetric("h1", later, true, 1))
-	testutil.RequireMetricsEqual(t, []telegraf.Metric{
-		procMetric("h1", 7, created, later),
-		scanMetric("h1", later, true, 1),
-		alertMetric("recovery", "h1", 8, created, later, 1, t0, t0),
-	}, out, testutil.IgnoreFields("message"))
-
-	// An older state than the one held is ignored.
-	require.NoError(t, q.SetState(st))
-	require.Equal(t, 1, q.machine.Jobs())
-	require.ErrorContains(t, q.SetState("nope"), "wrong type")
-
-	// An invalid one is logged and ignored: it must not stop the agent.
-	log := &testutil.CaptureLogger{}
-	q.Log = log
-	require.NoError(t, q.SetState(machine.State{Version: 9, Generation: 1000}))
-	require.Len(t, log.Warnings(), 1)
-	require.Contains(t, log.Warnings()[0], "unsupported state version 9")
-	require.Equal(t, 1, q.machine.Jobs())
-}
-
-// The binary hands the state over across a reload by calling SetState on
-// the next instance before its Init: that instance, without any state file,
-// sends no second alert and still the recovery of a process that ended in
-// between.
-func TestSetStateBeforeInit(t *testing.T) {
-	old := plugin(t, nil)
-	created := t0.Add(-2 * time.Hour)
-	require.Equal(t, []string{"alert 7", "alert 8"},
-		alertEvents(old.Apply(procMetric("h1", 7, created, t0), procMetric("h1", 8, created, t0), scanMetric("h1", t0, true, 2))))
-	handed := old.GetState()
-
-	next := factory()
-	next.Threshold = config.Duration(time.Hour)
-	next.Cooldown = config.Duration(1000 * time.Second)
-	next.Log = testutil.Logger{}
-	require.Equal(t, machine.State{Version: machine.Version}, next.GetState(), "GetState before Init")
-	require.NoError(t, next.SetState(handed))
-	require.Equal(t, handed, next.GetState(), "kept until Init")
-	require.NoError(t, next.Init())
-	require.Equal(t, 2, next.machine.Jobs())
-
-	// The recovery is held within the group window the alerts opened, as
-	// it would have been without the reload.
-	later := t0.Add(10 * time.Second)
-	require.Empty(t, alertEvents(next.Apply(procMetric("h1", 7, created, later), scanMetric("h1", later, true, 1))))
-	later = t0.Add(time.Minute)
-	require.Equal(t, []string{"recovery 8"}, alertEvents(next.Apply(procMetric("h1", 7, created, later), scanMetric("h1", later, true, 1))))
+	require.False(t, p.machine.Dirty())
+	// The next real scan still sees job 7 alerted, and no failure.
+	require.Empty(t, alertEvents(p.Apply(procMetric("h1", 7, t0.Add(-2*time.Hour), t0.Add(time.Minute)), scanMetric("h1", t0.Add(time.Minute), true, 1))))
 }
 
 // The hot path: a tracked job's process on every scan allocates nothing.

@@ -1,7 +1,6 @@
 package alertstate
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 
@@ -94,27 +93,22 @@ func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 func telegrafTag(t *telegraf.Tag) (string, string) { return t.Key, t.Value }
 
-// scanResult reads a scan metric: only a clear ok=true proves processes gone.
-func scanResult(m telegraf.Metric) machine.ScanResult {
+// closeScan closes the scan a scan metric reports; only ok=true proves
+// processes gone. A metric of that name without a boolean 'ok' field is not
+// a scan of the input (an aggregator's minimum and maximum of one, say): it
+// closes nothing and passes through.
+func (a *AlertState) closeScan(m telegraf.Metric) []machine.Event {
+	field, _ := m.GetField("ok")
+	ok, isScan := field.(bool)
+	if !isScan {
+		return nil
+	}
 	tags := m.TagList()
-	r := machine.ScanResult{Source: machine.SourceID(tags, telegrafTag), Tags: copyTags(tags), Time: m.Time().UnixNano()}
-	ok, found := m.GetField("ok")
-	switch v := ok.(type) {
-	case bool:
-		r.OK = v
-	default:
-		if !found {
-			r.Error = "scan metric has no 'ok' field"
-		} else {
-			r.Error = fmt.Sprintf("scan metric has a non-boolean 'ok' field %v", ok)
-		}
+	r := machine.ScanResult{Source: machine.SourceID(tags, telegrafTag), Tags: copyTags(tags), Time: m.Time().UnixNano(), OK: ok}
+	if e, found := m.GetField("error"); found {
+		r.Error, _ = e.(string)
 	}
-	if e, ok := m.GetField("error"); ok {
-		if s, ok := e.(string); ok {
-			r.Error = s
-		}
-	}
-	return r
+	return a.machine.CloseScan(r)
 }
 
 func copyTags(tags []*telegraf.Tag) []machine.Tag {

@@ -14,13 +14,10 @@ const stateFileLimit = 64 << 20
 
 // loadStateFile reads the state file. A missing file is an empty state; an
 // unusable one is logged, moved aside to <file>.corrupt when it is a regular
-// file (the evidence is kept), and the processor starts empty. In a dry run
-// nothing is moved or removed.
+// file (the evidence is kept), and the processor starts empty.
 func (a *AlertState) loadStateFile() (machine.State, bool) {
-	if !a.DryRun {
-		if n := atomicfile.RemoveTemps(a.StateFile); n > 0 {
-			a.Log.Infof("Removed %d temporary file(s) of an interrupted state write next to %q", n, a.StateFile)
-		}
+	if n := atomicfile.RemoveTemps(a.StateFile); n > 0 {
+		a.Log.Infof("Removed %d temporary file(s) of an interrupted state write next to %q", n, a.StateFile)
 	}
 	data, err := atomicfile.Read(a.StateFile, stateFileLimit)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -33,8 +30,6 @@ func (a *AlertState) loadStateFile() (machine.State, bool) {
 		}
 	}
 	switch {
-	case a.DryRun:
-		a.Log.Warnf("State file %q is unusable (%v), starting with an empty state (left as it is: dry run)", a.StateFile, err)
 	case errors.Is(err, atomicfile.ErrNotRegular):
 		a.Log.Warnf("State file %q is unusable (%v), starting with an empty state; the next write replaces it with a regular file", a.StateFile, err)
 	default:
@@ -47,11 +42,8 @@ func (a *AlertState) loadStateFile() (machine.State, bool) {
 	return machine.State{}, false
 }
 
-// save writes the state after a scan that changed it; a dry run never writes.
+// save writes the state after a scan that changed it.
 func (a *AlertState) save() {
-	if a.DryRun {
-		return
-	}
 	if a.StateFile == "" {
 		a.machine.MarkSaved()
 		return

@@ -14,7 +14,6 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
-	"github.com/influxdata/telegraf/persister"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
@@ -31,7 +30,20 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(helperEnv); path != "" {
 		os.Exit(stateWriterHelper(path))
 	}
-	os.Exit(m.Run())
+	// The factory's default state file lies under this directory, not in
+	// the machine's /var/lib/procblocking.
+	dir, err := os.MkdirTemp("", "alertstate-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := os.Setenv(stateDirEnv, dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // stateWriterHelper runs a processor on path that changes its state on
@@ -90,7 +102,7 @@ func TestStateFileRoundTrip(t *testing.T) {
 	created := t0.Add(-2 * time.Hour)
 	p.Apply(procMetric("h1", 7, created, t0), procMetric("h1", 8, created, t0), scanMetric("h1", t0, true, 2))
 	st := readState(t, path)
-	require.Equal(t, p.GetState(), st)
+	require.Equal(t, p.machine.Snapshot(), st)
 	require.Len(t, st.Sources, 1)
 	require.Equal(t, map[string]string{"host": "h1"}, st.Sources[0].Tags)
 	require.Len(t, st.Sources[0].Jobs, 2)
@@ -101,7 +113,7 @@ func TestStateFileRoundTrip(t *testing.T) {
 	require.Equal(t, "python3 -m pytest tests/", j.Head.Cmdline)
 
 	q := statePlugin(t, path, nil)
-	require.Equal(t, st, q.GetState())
+	require.Equal(t, st, q.machine.Snapshot())
 }
 
 // Written once per scan that changed the state, not per metric nor per scan.
@@ -160,7 +172,7 @@ func TestRestartFromStateFile(t *testing.T) {
 // moved aside (the evidence is kept), and the next write is valid.
 func TestStateFileUnusable(t *testing.T) {
 	valid := func(t *testing.T) []byte {
-		data, err := machine.Encode(machine.State{Version: machine.Version, Generation: 3})
+		data, err := machine.Encode(machine.State{Version: machine.Version})
 		require.NoError(t, err)
 		return data
 	}
@@ -176,7 +188,7 @@ func TestStateFileUnusable(t *testing.T) {
 	}{
 		{"corrupt", write([]byte(`{"version":2,"sources":[{"tags":`)), "decoding state", true, 0},
 		{"empty", write([]byte{}), "empty state file", true, 0},
-		{"foreign version", write([]byte(`{"version":3,"generation":9}`)), "unsupported state version 3", true, 0},
+		{"foreign version", write([]byte(`{"version":3}`)), "unsupported state version 3", true, 0},
 		{"no version", write([]byte(`{"sources":[]}`)), "unsupported state version 0", true, 0},
 		{"unknown field", write([]byte(`{"version":2,"procs":[]}`)), "unknown field", true, 0},
 		{"negative count", write([]byte(`{"version":2,"sources":[{"tags":{"host":"h1"},"jobs":[{"pid":7,"created_at":1,"head":{"pid":7,"created_at":1,"age_seconds":1},"alerts_sent":-1,"last_seen_at":1}]}]}`)), "alerts_sent -1", true, 0},
@@ -319,122 +331,12 @@ func TestStateFileKilledAtRandomMoments(t *testing.T) {
 	}
 }
 
-// A state file of format version 1 as committed: it must keep loading, and
-// restore alerts, cooldowns and failure streaks, each process a job.
-func TestStateFileFixtureV1(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "state_v1.json"))
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "alertstate.json")
-	require.NoError(t, os.WriteFile(path, data, 0o600))
-	p := statePlugin(t, path, func(p *AlertState) { p.Cooldown = config.Duration(30 * time.Minute) })
-	require.Equal(t, 2, p.machine.Jobs())
-	require.Equal(t, uint64(42), p.machine.Generation())
-
-	// 48213 still runs 10 minutes after its last alert: quiet. 51007 is
-	// gone: its recovery says how long it lived and how many alerts it had.
-	at := time.Unix(0, 1795774200000000000).UTC()
-	created := time.Unix(0, 1795764410000000000).UTC()
-	out := p.Apply(procMetric("ci-runner-3", 48213, created, at), scanMetric("ci-runner-3", at, true, 1))
-	require.Equal(t, []string{"recovery 51007"}, alertEvents(out))
-	require.Equal(t, "✅ Blocking process on ci-runner-3: recovered\n"+
-		"PID 51007 (pytest) ended after 2h 15m (8140 s); alerts sent: 1\n"+
-		"Command: pytest -k slow", messageOf(t, out[2]))
-	st := readState(t, path)
-	require.Equal(t, machine.Version, st.Version, "saved in the current format")
-	require.Len(t, st.Sources[0].Jobs, 1)
-	require.Zero(t, st.Sources[0].FailedScans, "the good scan ended the failure streak")
-
-	// 30 minutes after the last alert of the file: realert number 3.
-	at = time.Unix(0, 1795773600000000000).Add(30 * time.Minute).UTC()
-	out = p.Apply(procMetric("ci-runner-3", 48213, created, at), scanMetric("ci-runner-3", at, true, 1))
-	require.Equal(t, []string{"realert 48213"}, alertEvents(out))
-	sent, _ := out[2].GetField("alerts_sent")
-	require.Equal(t, int64(3), sent)
-}
-
 // A state directory that does not exist yet is created.
 func TestStateFileDirectoryCreated(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lib", "alertstate", "state.json")
 	p := statePlugin(t, path, nil)
 	p.Apply(procMetric("h1", 7, t0.Add(-2*time.Hour), t0), scanMetric("h1", t0, true, 1))
 	require.Len(t, readState(t, path).Sources[0].Jobs, 1)
-}
-
-// Telegraf's own statefile, through its persister: stored on a clean stop,
-// loaded after Init into a fresh instance that has no state file of its own.
-func TestTelegrafPersister(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "telegraf.state")
-	created := t0.Add(-2 * time.Hour)
-
-	p := plugin(t, nil)
-	p.Apply(procMetric("h1", 7, created, t0), procMetric("h1", 8, created, t0), scanMetric("h1", t0, true, 2))
-	store := &persister.Persister{Filename: file}
-	require.NoError(t, store.Init())
-	require.NoError(t, store.Register("alertstate-1", p))
-	require.NoError(t, store.Store())
-
-	q := plugin(t, nil)
-	load := &persister.Persister{Filename: file}
-	require.NoError(t, load.Init())
-	require.NoError(t, load.Register("alertstate-1", q))
-	require.NoError(t, load.Load())
-	require.Equal(t, p.GetState(), q.GetState())
-	later := t0.Add(time.Minute)
-	out := q.Apply(procMetric("h1", 7, created, later), scanMetric("h1", later, true, 1))
-	require.Equal(t, []string{"recovery 8"}, alertEvents(out))
-}
-
-// --test: the events are shown, and nothing on disk changes: no directory
-// created, no state written, a corrupt file left in place, temp files kept.
-func TestDryRunLeavesNoTrace(t *testing.T) {
-	created := t0.Add(-2 * time.Hour)
-	dry := func(t *testing.T, path string, log telegraf.Logger) *AlertState {
-		return statePlugin(t, path, func(p *AlertState) { p.DryRun = true; p.Log = log })
-	}
-	t.Run("no directory, no file", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "lib")
-		p := dry(t, filepath.Join(dir, "alertstate.json"), testutil.Logger{})
-		got := p.Apply(procMetric("h1", 7, created, t0), scanMetric("h1", t0, true, 1))
-		require.Equal(t, []string{"alert 7"}, alertEvents(got), "--test still shows what it would send")
-		require.NoDirExists(t, dir)
-		require.Equal(t, 1, p.machine.Jobs())
-	})
-	t.Run("an alerted job stays alerted, the file unchanged", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "alertstate.json")
-		statePlugin(t, path, nil).Apply(procMetric("h1", 7, created, t0), scanMetric("h1", t0, true, 1))
-		before, err := os.ReadFile(path)
-		require.NoError(t, err)
-		ino := inode(t, path)
-		p := dry(t, path, testutil.Logger{})
-		later := t0.Add(10 * time.Minute)
-		got := p.Apply(procMetric("h1", 7, created, later), procMetric("h1", 8, created, later), scanMetric("h1", later, true, 2))
-		require.Equal(t, []string{"alert 8"}, alertEvents(got), "7 was alerted by the real run")
-		after, err := os.ReadFile(path)
-		require.NoError(t, err)
-		require.Equal(t, before, after)
-		require.Equal(t, ino, inode(t, path))
-
-		// The real run afterwards alerts 8 as new: --test changed nothing.
-		real := statePlugin(t, path, nil)
-		require.Equal(t, []string{"alert 8"}, alertEvents(real.Apply(procMetric("h1", 7, created, later), procMetric("h1", 8, created, later), scanMetric("h1", later, true, 2))))
-	})
-	t.Run("a corrupt file and temp files stay", func(t *testing.T) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "alertstate.json")
-		require.NoError(t, os.WriteFile(path, []byte("{garbage"), 0o600))
-		temp := path + ".tmp-42"
-		require.NoError(t, os.WriteFile(temp, []byte("{"), 0o600))
-		log := &testutil.CaptureLogger{}
-		p := dry(t, path, log)
-		require.Len(t, log.Warnings(), 1)
-		require.Contains(t, log.Warnings()[0], "dry run")
-		p.Apply(procMetric("h1", 7, created, t0), scanMetric("h1", t0, true, 1))
-		data, err := os.ReadFile(path)
-		require.NoError(t, err)
-		require.Equal(t, "{garbage", string(data))
-		require.FileExists(t, temp)
-		require.NoFileExists(t, path+".corrupt")
-	})
 }
 
 // A state file whose last alert is a day in the future (the clock stepped
@@ -462,11 +364,11 @@ func TestStateFileFromTheFuture(t *testing.T) {
 }
 
 // Counters at their maximum: no negative alert number in a message, none
-// saved, and the generation does not wrap.
+// saved.
 func TestStateFileCountersSaturate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "alertstate.json")
 	created := t0.Add(-2 * time.Hour)
-	state := fmt.Sprintf(`{"version":2,"generation":18446744073709551615,"sources":[{"tags":{"host":"h1"},"jobs":[
+	state := fmt.Sprintf(`{"version":2,"sources":[{"tags":{"host":"h1"},"jobs":[
 		{"pid":7,"created_at":%d,"head":{"pid":7,"created_at":%d,"age_seconds":7200,"pattern":"pytest","cmdline":"pytest"},
 		 "alerts_sent":9223372036854775807,"first_alert_at":%d,"last_alert_at":%d,"last_seen_at":%d}]}]}`,
 		created.UnixNano(), created.UnixNano(), t0.UnixNano(), t0.UnixNano(), t0.UnixNano())
@@ -479,7 +381,6 @@ func TestStateFileCountersSaturate(t *testing.T) {
 	require.Contains(t, messageOf(t, events(out)[0]), "(alert 9223372036854775807)")
 	st := readState(t, path)
 	require.Equal(t, int64(9223372036854775807), st.Sources[0].Jobs[0].AlertsSent)
-	require.Equal(t, uint64(18446744073709551615), st.Generation)
 }
 
 // Alerts and recoveries held in the group window when the agent is killed

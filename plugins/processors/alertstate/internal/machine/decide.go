@@ -28,9 +28,9 @@ func (m *Machine) decide(s *source, t int64, b *batch) {
 			j = &job{id: o.Job, fresh: true}
 			s.jobs[o.Job] = j
 		}
-		if j.scanGen != m.decisions {
+		if j.lastDecision != m.decisions {
 			// The first observation of the job in this decision.
-			j.scanGen = m.decisions
+			j.lastDecision = m.decisions
 			clear(j.others)
 			j.others = j.others[:0]
 			j.head, j.headTop, j.jobAge = o.Proc, o.Top, o.JobAge

@@ -163,10 +163,10 @@ type job struct {
 	seenGen    uint64 // the scan that last saw the job
 
 	// During the decision on a scan.
-	scanGen uint64
-	jobAge  float64
-	headTop bool
-	fresh   bool // created by this scan
+	lastDecision uint64 // the number of the decision that last saw the job
+	jobAge       float64
+	headTop      bool
+	fresh        bool // created by this scan
 }
 
 type source struct {
@@ -189,11 +189,10 @@ type source struct {
 // Machine is the alert state machine. It is not safe for concurrent use;
 // Telegraf never calls a processor's Apply concurrently.
 type Machine struct {
-	cfg        Config
-	threshold  float64 // seconds
-	sources    map[uint64]*source
-	generation uint64
-	dirty      bool
+	cfg       Config
+	threshold float64 // seconds
+	sources   map[uint64]*source
+	dirty     bool
 	// restored: the sources were loaded from a saved state, and the time
 	// the agent was down must not count as their silence.
 	restored bool
@@ -228,22 +227,8 @@ func (m *Machine) Dirty() bool { return m.dirty }
 // MarkSaved records that the current state has been saved.
 func (m *Machine) MarkSaved() { m.dirty = false }
 
-// MarkUnsaved records that the state differs from the saved one although no
-// decision changed it (it was handed over from elsewhere).
-func (m *Machine) MarkUnsaved() { m.dirty = true }
-
-// Generation counts the saved changes of the state; the newer of two states
-// of one processor is the one with the higher generation.
-func (m *Machine) Generation() uint64 { return m.generation }
-
-// changed marks the state dirty; the first change after a save opens a new
-// generation. The counter saturates rather than wrapping to an old value.
-func (m *Machine) changed() {
-	if !m.dirty && m.generation < math.MaxUint64 {
-		m.generation++
-	}
-	m.dirty = true
-}
+// changed marks the state as differing from the saved one.
+func (m *Machine) changed() { m.dirty = true }
 
 // Decisions counts the decisions taken so far (on a closed scan, or on a
 // scan a newer timestamp ended); the state can only change in one.
@@ -317,11 +302,11 @@ func (m *Machine) flush(s *source) []Event {
 	return append(m.assemble(&b, nil, t, s), m.others(t, s)...)
 }
 
-// Close closes the scan of one source: decides on the observations of the
+// CloseScan closes the scan of one source: decides on the observations of the
 // scan, and on a good scan reports the jobs it did not see as recovered. It
 // also sends what other sources held once their window has passed, and
 // forgets the sources not heard from for ForgetAfter.
-func (m *Machine) Close(r ScanResult) []Event {
+func (m *Machine) CloseScan(r ScanResult) []Event {
 	t := r.Time
 	s := m.sources[r.Source]
 	if s == nil {

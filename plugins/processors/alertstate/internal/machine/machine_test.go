@@ -118,9 +118,9 @@ func runStep(m *Machine, s step) []Event {
 	}
 	switch s.scan {
 	case "ok":
-		evs = append(evs, m.Close(scanResult(s.scanH, t, true))...)
+		evs = append(evs, m.CloseScan(scanResult(s.scanH, t, true))...)
 	case "fail":
-		evs = append(evs, m.Close(scanResult(s.scanH, t, false))...)
+		evs = append(evs, m.CloseScan(scanResult(s.scanH, t, false))...)
 	}
 	return evs
 }

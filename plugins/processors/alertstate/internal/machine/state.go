@@ -13,19 +13,14 @@ import (
 	"github.com/procblocking/procblocking/internal/textutil"
 )
 
-// Version is the version of the state format this code writes. It also
-// reads version 1 (one entry per alerted process, before jobs).
+// Version is the version of the state format: a file of another version is
+// refused rather than misread.
 const Version = 2
 
-// State is the persisted alert state: the content of the state file and
-// also what GetState/SetState hand to Telegraf's statefile.
+// State is the persisted alert state, the content of the state file.
 type State struct {
-	Version int `json:"version"`
-	// Generation counts saved changes; of two states, the higher wins.
-	Generation uint64        `json:"generation"`
-	Sources    []SourceState `json:"sources,omitempty"`
-	// Processes is version 1's list of alerted processes, read only.
-	Processes []ProcessStateV1 `json:"processes,omitempty"`
+	Version int           `json:"version"`
+	Sources []SourceState `json:"sources,omitempty"`
 }
 
 // SourceState is what is kept of one source.
@@ -71,25 +66,6 @@ type ProcState struct {
 	Comm        string   `json:"comm,omitempty"`
 }
 
-// ProcessStateV1 is one alerted process of a version 1 state.
-type ProcessStateV1 struct {
-	Tags         map[string]string `json:"tags"`
-	CreatedAt    int64             `json:"created_at"`
-	FirstAlertAt int64             `json:"first_alert_at"`
-	LastAlertAt  int64             `json:"last_alert_at"`
-	LastSeenAt   int64             `json:"last_seen_at"`
-	AlertsSent   int64             `json:"alerts_sent"`
-	AgeSeconds   float64           `json:"age_seconds"`
-	PID          int64             `json:"pid"`
-	PPID         int64             `json:"ppid"`
-	CPUSeconds   float64           `json:"cpu_seconds"`
-	CPUUsage     *float64          `json:"cpu_usage,omitempty"`
-	Orphan       bool              `json:"orphan"`
-	Cmdline      string            `json:"cmdline,omitempty"`
-	ContainerID  string            `json:"container_id,omitempty"`
-	Comm         string            `json:"comm,omitempty"`
-}
-
 // Decode parses and validates the content of a state file, so that any
 // bytes give an error or a usable state.
 func Decode(data []byte) (State, error) {
@@ -123,17 +99,8 @@ func Encode(st State) ([]byte, error) {
 // Validate checks the values of a decoded state against what the machine
 // can hold: counters not negative, numbers finite, no entry twice.
 func (st *State) Validate() error {
-	switch st.Version {
-	case 1:
-		if err := validateV1(st.Processes); err != nil {
-			return err
-		}
-	case Version:
-		if len(st.Processes) > 0 {
-			return fmt.Errorf("state version %d has version 1's processes", Version)
-		}
-	default:
-		return fmt.Errorf("unsupported state version %d (want 1 or %d)", st.Version, Version)
+	if st.Version != Version {
+		return fmt.Errorf("unsupported state version %d (want %d)", st.Version, Version)
 	}
 	seen := make(map[uint64]bool, len(st.Sources))
 	for i := range st.Sources {
@@ -151,9 +118,6 @@ func (st *State) Validate() error {
 		}
 		if s.FailedScans < 0 {
 			return fmt.Errorf("source %d has failed_scans %d", i, s.FailedScans)
-		}
-		if st.Version == 1 && (len(s.Jobs) > 0 || len(s.Recovered) > 0) {
-			return fmt.Errorf("source %d of a version 1 state has jobs", i)
 		}
 		jobs := make(map[JobID]bool, len(s.Jobs))
 		for k, j := range s.Jobs {
@@ -203,29 +167,11 @@ func (p *ProcState) validate() error {
 	return nil
 }
 
-func validateV1(ps []ProcessStateV1) error {
-	for i, p := range ps {
-		if len(p.Tags) == 0 {
-			return fmt.Errorf("process %d has no tags", i)
-		}
-		if p.AlertsSent < 1 {
-			return fmt.Errorf("process %d has alerts_sent %d", i, p.AlertsSent)
-		}
-		if p.PID < 0 || p.PPID < 0 {
-			return fmt.Errorf("process %d has pid %d, ppid %d", i, p.PID, p.PPID)
-		}
-		if !finite(p.AgeSeconds) || !finite(p.CPUSeconds) || p.CPUUsage != nil && !finite(*p.CPUUsage) {
-			return fmt.Errorf("process %d has a number that is not finite", i)
-		}
-	}
-	return nil
-}
-
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // Snapshot returns the state to persist, in a stable order.
 func (m *Machine) Snapshot() State {
-	st := State{Version: Version, Generation: m.generation}
+	st := State{Version: Version}
 	for _, s := range m.sortedSources() {
 		if len(s.jobs) == 0 && !s.holds() && s.failures == 0 && !s.blind {
 			continue
@@ -258,9 +204,6 @@ func (m *Machine) Restore(st State) error {
 	if err := st.Validate(); err != nil {
 		return err
 	}
-	if st.Version == 1 {
-		st = upgradeV1(st)
-	}
 	m.sources = make(map[uint64]*source, len(st.Sources))
 	for _, ss := range st.Sources {
 		tags := tagsFromMap(ss.Tags)
@@ -287,7 +230,6 @@ func (m *Machine) Restore(st State) error {
 			s.recovered = append(s.recovered, js.snapshot())
 		}
 	}
-	m.generation = st.Generation
 	m.dirty = false
 	m.restored = true
 	return nil
@@ -371,42 +313,6 @@ func (p *ProcState) proc() Proc {
 		out.Orphan, out.OrphanKnown = *p.Orphan, true
 	}
 	return out
-}
-
-// upgradeV1 turns version 1's alerted processes into jobs of their own.
-func upgradeV1(st State) State {
-	index := make(map[uint64]int, len(st.Sources))
-	for i, ss := range st.Sources {
-		index[SourceID(tagsFromMap(ss.Tags), tagKV)] = i
-	}
-	for _, p := range st.Processes {
-		id := SourceID(tagsFromMap(p.Tags), tagKV)
-		i, ok := index[id]
-		if !ok {
-			src := maps.Clone(p.Tags)
-			delete(src, TagPID)
-			delete(src, TagPattern)
-			st.Sources = append(st.Sources, SourceState{Tags: src})
-			i = len(st.Sources) - 1
-			index[id] = i
-		}
-		orphan := p.Orphan
-		st.Sources[i].Jobs = append(st.Sources[i].Jobs, JobState{
-			PID:       p.PID,
-			CreatedAt: p.CreatedAt,
-			Head: ProcState{
-				PID: p.PID, PPID: p.PPID, CreatedAt: p.CreatedAt, AgeSeconds: p.AgeSeconds, CPUSeconds: p.CPUSeconds,
-				CPUUsage: p.CPUUsage, Orphan: &orphan, Pattern: p.Tags[TagPattern], Cmdline: p.Cmdline,
-				ContainerID: p.ContainerID, Comm: p.Comm,
-			},
-			AlertsSent:   p.AlertsSent,
-			FirstAlertAt: p.FirstAlertAt,
-			LastAlertAt:  p.LastAlertAt,
-			LastSeenAt:   p.LastSeenAt,
-		})
-	}
-	st.Version, st.Processes = Version, nil
-	return st
 }
 
 func tagsToMap(tags []Tag) map[string]string {

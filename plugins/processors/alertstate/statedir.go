@@ -1,4 +1,4 @@
-package main
+package alertstate
 
 import (
 	"fmt"
@@ -6,21 +6,19 @@ import (
 	"path/filepath"
 )
 
-// stateDirEnv names the directory the embedded default keeps its state in.
+// stateDirEnv names the directory of the default state file.
 const stateDirEnv = "PROCBLOCKING_STATE_DIR"
 
-// setStateDirEnv sets $PROCBLOCKING_STATE_DIR when it is unset or empty, so
-// that the embedded default (and any config using it) has a state directory.
-func setStateDirEnv() error {
-	if os.Getenv(stateDirEnv) != "" {
-		return nil
+// defaultStateFile is where the state is kept when 'state_file' is not
+// given: alertstate.json in $PROCBLOCKING_STATE_DIR, or in the default state
+// directory when that is unset or empty.
+func defaultStateFile() string {
+	dir := os.Getenv(stateDirEnv)
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = defaultStateDir(os.Geteuid(), os.Getenv("XDG_STATE_HOME"), home)
 	}
-	home, _ := os.UserHomeDir()
-	dir := defaultStateDir(os.Geteuid(), os.Getenv("XDG_STATE_HOME"), home)
-	if err := os.Setenv(stateDirEnv, dir); err != nil {
-		return fmt.Errorf("setting $%s: %w", stateDirEnv, err)
-	}
-	return nil
+	return filepath.Join(dir, "alertstate.json")
 }
 
 // defaultStateDir is /var/lib/procblocking for root, else procblocking in
