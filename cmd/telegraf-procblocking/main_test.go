@@ -104,10 +104,12 @@ func TestEmbeddedDefaultConfigParses(t *testing.T) {
 func TestEmbeddedDefaultUsesStateDir(t *testing.T) {
 	dir := t.TempDir()
 	p := startBinary(t, []string{stateDirEnv + "=" + dir})
-	proctest.WaitFor(t, 30*time.Second, "the agent to run", func() bool {
-		return strings.Contains(p.Stderr.String(), "Loaded outputs: file")
+	// alertstate says where at its Init, once the agent has started.
+	want := fmt.Sprintf("Keeping the alert state in %q", filepath.Join(dir, "alertstate.json"))
+	proctest.WaitFor(t, 30*time.Second, want, func() bool {
+		require.False(t, p.Exited(), "%v\n%s", p.Err(), p.Stderr.String())
+		return strings.Contains(p.Stderr.String(), want)
 	})
-	require.Contains(t, p.Stderr.String(), fmt.Sprintf("Keeping the alert state in %q", filepath.Join(dir, "alertstate.json")))
 	require.NoError(t, p.Cmd.Process.Signal(os.Interrupt))
 	require.NoError(t, p.Wait(t, 30*time.Second), p.Stderr.String())
 }
