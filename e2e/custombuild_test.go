@@ -81,14 +81,15 @@ func TestCustomBuildRunsAStockConfig(t *testing.T) {
 	require.NoError(t, os.Mkdir(confDir, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(confDir, "procblocking.conf"), []byte(dropIn(t, t.TempDir())), 0o600))
 
-	// Something for procstat to find.
-	watched := proctest.Start(t, []string{"ARGV0=" + marker}, "bash", "-c", `exec -a "$ARGV0" sleep 300`)
-	proctest.WaitFor(t, 10*time.Second, "the watched process's argv", func() bool { return argv0(watched.PID()) == marker })
-
 	bin := filepath.Join(t.TempDir(), "telegraf-procblocking")
 	out, err := makeBuild(t, "TELEGRAF_CONFIG="+conf+" "+confDir, "BIN="+bin)
 	require.NoError(t, err, out)
 	require.Contains(t, out, "custom,aggregators.minmax,inputs.cpu,inputs.mem,inputs.procstat,inputs.system,outputs.file,processors.rename,serializers.influx")
+
+	// Something for procstat to find, living until the test ends it however
+	// long the build took.
+	watched := proctest.Start(t, []string{"ARGV0=" + marker}, "bash", "-c", `exec -a "$ARGV0" sleep infinity`)
+	proctest.WaitFor(t, 10*time.Second, "the watched process's argv", func() bool { return argv0(watched.PID()) == marker })
 
 	cmd := exec.Command(bin, "--config", conf, "--config-directory", confDir, "--test")
 	cmd.Env = append(os.Environ(), "TELEGRAM_BOT_TOKEN=123456:custom-build-token", "TELEGRAM_CHAT_ID=-100123")

@@ -50,16 +50,19 @@ func buildStockTelegraf(t *testing.T, configs ...string) string {
 	path := filepath.Join(binDir, fmt.Sprintf("telegraf-stock-%d", len(stockBuilt)))
 	list := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/influxdata/telegraf")
 	list.Dir = ".."
-	version, err := list.Output()
+	out, err := list.Output()
 	require.NoError(t, err)
-	stamp := "-X github.com/influxdata/telegraf/internal.Version=" + strings.TrimSpace(string(version))
+	// As Telegraf's release builds have it: a semantic version without the
+	// "v", which its config loader parses.
+	version := strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
+	stamp := "-X github.com/influxdata/telegraf/internal.Version=" + version
 	start := time.Now()
-	out, err := proctest.GoBuild("..", "-tags", key, "-ldflags", stamp, "-o", path, "github.com/influxdata/telegraf/cmd/telegraf").CombinedOutput()
+	out, err = proctest.GoBuild("..", "-tags", key, "-ldflags", stamp, "-o", path, "github.com/influxdata/telegraf/cmd/telegraf").CombinedOutput()
 	require.NoError(t, err, "building Telegraf with -tags %s:\n%s", key, out)
 	t.Logf("built stock Telegraf with -tags %s in %s", key, time.Since(start).Round(100*time.Millisecond))
 	out, err = exec.Command(path, "--version").CombinedOutput()
 	require.NoError(t, err, string(out))
-	require.Contains(t, string(out), "Telegraf "+strings.TrimSpace(string(version)), "the stock Telegraf is go.mod's")
+	require.Contains(t, string(out), "Telegraf "+version, "the stock Telegraf is go.mod's")
 	stockBuilt[key] = path
 	return path
 }

@@ -29,13 +29,6 @@ go run "$STATICCHECK" ./...
 echo "lint: errcheck on production code ($ERRCHECK)"
 go run "$ERRCHECK" -ignoretests ./...
 
-# The input is Linux-only (a stub elsewhere says so); the processor, the
-# output and the binaries claim every platform.
-for goos in windows darwin; do
-  echo "lint: GOOS=$goos go build ./plugins/... ./cmd/..."
-  GOOS=$goos go build ./plugins/... ./cmd/...
-done
-
 # The READMEs' configuration and global-options sections are generated:
 # regenerate them in a copy and compare. Their introduction version, and the
 # Telegraf docs they link to, are the Telegraf these plugins are built with.
@@ -75,5 +68,12 @@ for readme in plugins/*/*/README.md; do
     printf '%s\n' "${findings:-$out}" >&2
     failed=1
   fi
+done
+
+# The input is Linux-only (a stub elsewhere says so); the processor, the
+# output and the binaries claim every platform.
+for goos in windows darwin; do
+  echo "lint: GOOS=$goos go build ./plugins/... ./cmd/..."
+  GOOS=$goos go build ./plugins/... ./cmd/... || failed=1
 done
 exit "$failed"
