@@ -69,19 +69,21 @@ func TestTelegramDefaultsDiskBufferSurvivesSIGKILL(t *testing.T) {
 	tg.SetDefault(botapitest.Response{Status: 500, Description: "Internal Server Error"})
 	orphan.kill(t)
 	waitFor(t, "the recovery event", func() bool { return len(events(t, w.metrics, "recovery")) == 1 })
-	waitFor(t, "Telegraf told the recovery is not delivered", func() bool {
-		return strings.Contains(agent.Stderr.String(), "Error writing to outputs.telegram: not delivered yet")
-	})
+	tried := tg.Requests()
+	waitFor(t, "an attempt to deliver the recovery", func() bool { return tg.Requests() > tried })
 	require.Equal(t, []string{"alert"}, kinds(tg.Messages()))
 
 	agent.Kill(t)
 	_, err := os.Stat(filepath.Join(w.root, "telegram"))
 	require.ErrorIs(t, err, os.ErrNotExist, "the output kept no queue of its own: the disk buffer held the recovery")
 	agent = proctest.Start(t, w.env(), bin, "--config", conf)
-	tried := tg.Requests()
-	waitFor(t, "the restarted agent to retry", func() bool {
+	tried = tg.Requests()
+	waitFor(t, "the restarted agent to retry (the recovery is in the disk buffer)", func() bool {
 		require.False(t, agent.Exited(), "agent exited: %v\n%s", agent.Err(), agent.Stderr.String())
 		return tg.Requests() > tried
+	})
+	waitFor(t, "Telegraf told the recovery is not delivered, so its buffer keeps it", func() bool {
+		return strings.Contains(agent.Stderr.String(), "Error writing to outputs.telegram: not delivered yet")
 	})
 	tg.SetDefault(botapitest.Response{})
 	waitFor(t, "the recovery once Telegram is back", func() bool { return count(tg.Messages(), "recovery") == 1 })

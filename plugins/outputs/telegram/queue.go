@@ -96,12 +96,13 @@ func (q *queue) push(evs []event) int {
 	defer q.mu.Unlock()
 	var lines []byte
 	added, superseded := 0, 0
+	before := q.lastSeq // events of this batch go out together, in order
 	for _, ev := range evs {
 		if q.seen.has(ev.ID) {
 			continue
 		}
 		if ev.Kind == "recovery" {
-			superseded += q.supersede(ev.AlertIDs)
+			superseded += q.supersede(ev.AlertIDs, before)
 		}
 		q.seen.add(ev.ID)
 		q.lastSeq++
@@ -144,17 +145,19 @@ func (q *queue) overflow() int {
 	return n
 }
 
-// supersede removes the queued alerts and realerts of the jobs of a
-// recovery, all of whose jobs are among ids, so that no alert is sent after
-// its job's recovery. The head stays: the sender may be sending it (then it
-// goes out before the recovery). It returns how many it removed.
-func (q *queue) supersede(ids []string) int {
+// supersede removes the alerts and realerts queued up to seq upto (by
+// earlier writes: still waiting, so Telegram is down or backed up) whose
+// jobs are all among ids, the jobs of a recovery: the recovery tells the
+// end of the story, and the stale alert would wake someone for a job that
+// has ended. The head stays: the sender may be sending it. It returns how
+// many it removed.
+func (q *queue) supersede(ids []string, upto uint64) int {
 	if len(ids) == 0 || len(q.events) < 2 {
 		return 0
 	}
 	n, head := 0, q.events[0].Seq
 	q.events = slices.DeleteFunc(q.events, func(ev event) bool {
-		if ev.Seq == head || (ev.Kind != "alert" && ev.Kind != "realert") || len(ev.AlertIDs) == 0 {
+		if ev.Seq == head || ev.Seq > upto || (ev.Kind != "alert" && ev.Kind != "realert") || len(ev.AlertIDs) == 0 {
 			return false
 		}
 		for _, id := range ev.AlertIDs {

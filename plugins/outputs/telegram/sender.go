@@ -437,8 +437,13 @@ func (s *sender) quiet() {
 	if s.backlog == nil || s.queue.len() > 0 || s.now().Before(s.lastSent.Add(backlogHorizon)) {
 		return
 	}
+	// lastSent is before the start when every message was refused.
+	end := s.lastSent
+	if end.Before(s.backlog.start) {
+		end = s.backlog.start
+	}
 	s.log.Infof("Chat %q: the backlog has drained: %d events in %d messages over %s",
-		s.chatID, s.backlog.events, s.backlog.messages, s.lastSent.Sub(s.backlog.start).Round(time.Second))
+		s.chatID, s.backlog.events, s.backlog.messages, end.Sub(s.backlog.start).Round(time.Second))
 	s.backlog = nil
 }
 

@@ -67,6 +67,8 @@ func TestUnwritableStateDirectoryStillDelivered(t *testing.T) {
 	queueWrite(t, p2, []telegraf.Metric{batch(4)[3]})
 	require.Equal(t, alertTexts(1, 4), texts(waitMessages(t, srv, 4)))
 
+	require.Eventually(t, func() bool { return p2.queue.len() == 0 }, 30*time.Second, 5*time.Millisecond)
+
 	// The disk works again: the next write rewrites the file.
 	setImmutable(t, dir, false)
 	setImmutable(t, queuePath, false)
