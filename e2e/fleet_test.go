@@ -344,18 +344,32 @@ func (f *fleet) consumer(t *testing.T) *nats.ConsumerInfo {
 	return ci
 }
 
-// caughtUp waits until the alerter has acknowledged every message published
-// so far, and then as many again as there are nodes: each node's later scans
-// have been decided on.
+// caughtUp waits until every node has published two more scans and the
+// alerter has acknowledged every message published by then: each node's
+// later scans have been decided on, so an event they would repeat would be
+// there.
 func (f *fleet) caughtUp(t *testing.T) {
 	t.Helper()
+	before := map[string]int{}
+	for _, n := range f.nodes {
+		before[n.name] = len(f.publishedScans(n.name))
+	}
+	proctest.WaitFor(t, 60*time.Second, "two more scans of every node on NATS", func() bool {
+		f.checkRunning(t)
+		for _, n := range f.nodes {
+			if len(f.publishedScans(n.name)) < before[n.name]+2 {
+				return false
+			}
+		}
+		return true
+	})
 	var target uint64
 	proctest.WaitFor(t, 60*time.Second, "the stream's last message", func() bool {
 		si, err := f.js.StreamInfo(fleetStream)
 		if err != nil {
 			return false
 		}
-		target = si.State.LastSeq + uint64(3*len(f.nodes))
+		target = si.State.LastSeq
 		return true
 	})
 	proctest.WaitFor(t, 90*time.Second, fmt.Sprintf("the alerter to acknowledge message %d", target), func() bool {
