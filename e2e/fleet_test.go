@@ -564,3 +564,29 @@ func TestFleetAlertsThroughJetStream(t *testing.T) {
 		require.Equal(t, 0, f.consumer(t).NumRedelivered)
 	}
 }
+
+// TestFleetAlerterStartErrors: an alerter that cannot work stops at start,
+// saying why, so that its restart policy (or its operator) takes over:
+// NATS_URL unset, and no stream yet because no node has connected.
+func TestFleetAlerterStartErrors(t *testing.T) {
+	bin := buildBinary(t, "telegraf-procblocking")
+	n := startNATS(t)
+	dir := t.TempDir()
+	env := []string{"TELEGRAM_BOT_TOKEN=" + e2eToken, "TELEGRAM_CHAT_ID=-100123",
+		"PROCBLOCKING_STATE_DIR=" + filepath.Join(dir, "state")}
+	conf := filepath.Join("..", "deploy", "fleet", "alerter.conf")
+	run := func(env ...string) string {
+		cmd := exec.Command(bin, "--config", conf)
+		for _, e := range os.Environ() {
+			if !strings.HasPrefix(e, "NATS_URL=") {
+				cmd.Env = append(cmd.Env, e)
+			}
+		}
+		cmd.Env = append(cmd.Env, env...)
+		p := proctest.StartCmd(t, cmd)
+		require.NotEqual(t, 0, exitCode(p.Wait(t, 120*time.Second)), p.Stderr.String())
+		return p.Stderr.String()
+	}
+	require.Regexp(t, `alerter\.conf:\d+: starting input inputs\.nats_consumer: .*\$\{NATS_URL\}`, run(env...))
+	require.Regexp(t, `alerter\.conf:\d+: starting input inputs\.nats_consumer: nats: stream not found`, run(append(env, "NATS_URL="+n.url())...))
+}
