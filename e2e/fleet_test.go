@@ -186,6 +186,29 @@ func TestFleetAlertsThroughJetStream(t *testing.T) {
 		require.Equal(t, "alert", kindOf(d[0].Text))
 		require.Equal(t, 0, f.consumer(t).NumRedelivered)
 	}
+
+	t.Log("a node SIGKILLed while its job ends, then restarted")
+	{
+		three.agent.Kill(t)
+		three.agent = nil
+		three.proc.remove(t, 400)
+		// A silent node's jobs are not gone: the other nodes' scans go on
+		// being decided, and nothing is recovered.
+		f.caughtUp(t)
+		require.Len(t, f.tg.Messages(), 5, "no event while runner-3 is silent: %v", kinds(f.tg.Messages()))
+
+		three.agent = proctest.Start(t, three.env, f.bin, "--config", three.conf)
+		proctest.WaitFor(t, 60*time.Second, "the recovery of runner-3's job", func() bool {
+			f.checkRunning(t)
+			return len(f.tg.Messages()) >= 6
+		})
+		f.caughtUp(t)
+		msgs := f.tg.Messages()
+		require.Len(t, msgs, 6, "one recovery, nothing repeated: %v", kinds(msgs))
+		d := messagesAbout(msgs, "runner-3", 400)
+		require.Len(t, d, 2)
+		require.Equal(t, "recovery", kindOf(d[1].Text))
+	}
 }
 
 // TestFleetAlerterStartErrors: an alerter that cannot work stops at start,
