@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/influxdata/telegraf v1.39.3
 	github.com/influxdata/toml v0.0.0-20251106153700-c381e153d076
+	github.com/nats-io/nats.go v1.52.0
 	github.com/prometheus/procfs v0.23.0
 	github.com/stretchr/testify v1.12.1
 	github.com/tidwall/wal v1.2.1
@@ -390,7 +391,6 @@ require (
 	github.com/naoina/go-stringutil v0.1.0 // indirect
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
 	github.com/nats-io/nats-server/v2 v2.14.4 // indirect
-	github.com/nats-io/nats.go v1.52.0 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/ncruces/go-strftime v1.0.0 // indirect
