@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs and a fresh machine lacks: a real InfluxDB 1.x
-# server (Debian's `influxdb` package). The tests start their own influxd on
+# server (Debian's `influxdb` package), and pytest with pytest-xdist for the
+# system's python3 (`python3-pytest`, `python3-pytest-xdist`), which the input's
+# tests run as a real `pytest -n 2`. The tests start their own influxd on
 # 127.0.0.1 with a temporary data directory, so the packaged service is kept
 # from starting.
 set -euo pipefail
 
-if command -v influxd >/dev/null 2>&1; then
+packages=()
+command -v influxd >/dev/null 2>&1 || packages+=(influxdb)
+/usr/bin/python3 -c 'import pytest, xdist' >/dev/null 2>&1 || packages+=(python3-pytest python3-pytest-xdist)
+if [ ${#packages[@]} = 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
-  echo "influxd is missing and this is not root: the InfluxDB end-to-end test will skip." >&2
+  echo "${packages[*]} missing and this is not root: the tests that need them will skip." >&2
   exit 0
 fi
 
@@ -25,5 +30,6 @@ trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends influxdb >/dev/null
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 command -v influxd
+/usr/bin/python3 -c 'import pytest, xdist'
