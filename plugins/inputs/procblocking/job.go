@@ -47,10 +47,21 @@ type jobFigures struct {
 	hasCPUUsage bool
 }
 
-// sumJobs adds up each job of procs (after assignJobs), keyed by the PID of
-// its top; usage and hasUsage are each process's cpu_usage, by index.
+// sumJobs adds up each job of procs (after assignJobs) that has more than
+// one process, keyed by the PID of its top; a job of one process has that
+// process's own figures. usage and hasUsage are each process's cpu_usage,
+// by index.
 func sumJobs(procs []procInfo, usage []float64, hasUsage []bool) map[int64]jobFigures {
-	jobs := make(map[int64]jobFigures)
+	var jobs map[int64]jobFigures
+	for i := range procs {
+		if procs[i].jobPID != procs[i].pid {
+			jobs = make(map[int64]jobFigures)
+			break
+		}
+	}
+	if jobs == nil {
+		return nil
+	}
 	for i := range procs {
 		j := jobs[procs[i].jobPID]
 		j.processes++

@@ -119,7 +119,7 @@ func TestJobsInFixture(t *testing.T) {
 	require.Equal(t, "pytest", worker.Tags()["pattern"], "its job's pattern")
 	top, ok := findProc(acc, "800")
 	require.True(t, ok)
-	require.Equal(t, false, top.Fields()["descendant"])
+	require.NotContains(t, top.Fields(), "descendant")
 	require.Equal(t, int64(4), top.Fields()["job_processes"])
 
 	// The wrapper exits: its children are reparented onto init, and the

@@ -152,7 +152,6 @@ func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
 			"threads":        info.stat.threads,
 			"rss_bytes":      info.stat.rssPages * pageSize,
 			"cmdline":        info.cmdline,
-			"descendant":     info.descendant,
 			"job_pid":        info.jobPID,
 			"job_created_at": info.jobCreatedAtNs,
 		}
@@ -165,7 +164,10 @@ func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
 		if info.containerID != "" {
 			fields["container_id"] = info.containerID
 		}
-		if job, top := jobs[info.pid]; top {
+		if info.descendant {
+			fields["descendant"] = true
+		}
+		if job, top := jobs[info.pid]; top && job.processes > 1 {
 			fields["job_processes"] = job.processes
 			fields["job_cpu_seconds"] = job.cpuSeconds
 			fields["job_rss_bytes"] = job.rssPages * pageSize
