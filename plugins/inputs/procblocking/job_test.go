@@ -23,7 +23,7 @@ func TestAssignJobs(t *testing.T) {
 	tests := []struct {
 		name  string
 		procs []procInfo
-		want  map[int64]int64 // pid -> job pid, for the reported ones
+		want  map[int64]int64 // pid -> job pid
 	}{
 		{
 			name:  "no parent matches",
@@ -38,10 +38,10 @@ func TestAssignJobs(t *testing.T) {
 		},
 		{
 			// A parent below min_age is not reported, but it is in the
-			// chain all the same.
+			// chain all the same, and its job's figures count it.
 			name:  "young top",
 			procs: []procInfo{proc(10, 1, 5, true), proc(11, 10, 5, false)},
-			want:  map[int64]int64{11: 10},
+			want:  map[int64]int64{10: 10, 11: 10},
 		},
 		{
 			// The parent's PID was reused by a process that started after
@@ -69,10 +69,6 @@ func TestAssignJobs(t *testing.T) {
 				created[p.pid] = p.createdAtNs
 			}
 			for _, p := range tt.procs {
-				if p.young {
-					require.Zero(t, p.jobPID)
-					continue
-				}
 				if tt.want == nil {
 					require.Contains(t, []int64{10, 11}, p.jobPID)
 				} else {
@@ -85,7 +81,9 @@ func TestAssignJobs(t *testing.T) {
 }
 
 // A wrapped job in a fake tree: bash (no match) -> sh -c "... pytest ..."
-// -> pytest -> pytest worker, and a pytest whose parent does not match.
+// -> pytest -> pytest worker and an execnet worker that matches nothing,
+// and a pytest whose parent does not match. A fake tree has no children
+// files: the children come from the stat of every process.
 func TestJobsInFixture(t *testing.T) {
 	root := basicTree(t)
 	write := func(pid, ppid int, start uint64, cmdline string) {
@@ -97,6 +95,8 @@ func TestJobsInFixture(t *testing.T) {
 	write(800, 250, 1000, "sh -c cd_repo_&&_pytest")
 	write(810, 800, 1100, "pytest -x")
 	write(820, 810, 1200, "python3 -c from_xdist_import_worker pytest")
+	write(830, 810, 1300, "python3 -u -c import_sys;exec(eval(sys.stdin.readline()))")
+	write(840, 250, 1300, "python3 -u -c import_sys;exec(eval(sys.stdin.readline()))")
 	p := newFixturePlugin(t, root, nil)
 	acc := gather(t, p, root)
 	require.Empty(t, acc.Errors)
@@ -111,7 +111,16 @@ func TestJobsInFixture(t *testing.T) {
 		require.True(t, ok)
 		require.Equal(t, topMetric.Fields()["created_at"], m.Fields()["job_created_at"])
 	}
-	require.Equal(t, map[string]int64{"100": 100, "300": 300, "600": 600, "800": 800, "810": 800, "820": 800}, jobs)
+	require.Equal(t, map[string]int64{"100": 100, "300": 300, "600": 600, "800": 800, "810": 800, "820": 800, "830": 800}, jobs,
+		"840 is no match's descendant")
+	worker, ok := findProc(acc, "830")
+	require.True(t, ok)
+	require.Equal(t, true, worker.Fields()["descendant"])
+	require.Equal(t, "pytest", worker.Tags()["pattern"], "its job's pattern")
+	top, ok := findProc(acc, "800")
+	require.True(t, ok)
+	require.NotContains(t, top.Fields(), "descendant")
+	require.Equal(t, int64(4), top.Fields()["job_processes"])
 
 	// The wrapper exits: its children are reparented onto init, and the
 	// next scan makes the pytest the top of its own job.
@@ -119,6 +128,9 @@ func TestJobsInFixture(t *testing.T) {
 	writeStat(t, root, 810, 1, 0, 1100)
 	acc = gather(t, p, root)
 	m, ok := findProc(acc, "820")
+	require.True(t, ok)
+	require.Equal(t, int64(810), m.Fields()["job_pid"])
+	m, ok = findProc(acc, "830")
 	require.True(t, ok)
 	require.Equal(t, int64(810), m.Fields()["job_pid"])
 	m, ok = findProc(acc, "810")

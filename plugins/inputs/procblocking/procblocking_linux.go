@@ -101,6 +101,7 @@ func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
 	scanFields := map[string]any{
 		"processes":   res.processes,
 		"matched":     int64(0),
+		"descendants": int64(0),
 		"errors":      res.errors,
 		"duration_ms": durationMs,
 		"ok":          err == nil,
@@ -117,14 +118,30 @@ func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
 	}
 
 	next := make(map[int64]cpuSample, len(res.procs))
-	var matched int64
+	usage := make([]float64, len(res.procs))
+	hasUsage := make([]bool, len(res.procs))
 	for i := range res.procs {
 		info := &res.procs[i]
 		next[info.pid] = cpuSample{createdAtNs: info.createdAtNs, cpuSeconds: info.cpuSeconds, at: now}
+		if prev, ok := p.prev[info.pid]; ok && prev.createdAtNs == info.createdAtNs {
+			if dt := now.Sub(prev.at).Seconds(); dt > 0 {
+				usage[i], hasUsage[i] = (info.cpuSeconds-prev.cpuSeconds)/dt*100, true
+			}
+		}
+	}
+	jobs := sumJobs(res.procs, usage, hasUsage)
+	pageSize := int64(os.Getpagesize())
+	var matched, descendants int64
+	for i := range res.procs {
+		info := &res.procs[i]
 		if info.young {
 			continue
 		}
-		matched++
+		if info.descendant {
+			descendants++
+		} else {
+			matched++
+		}
 		fields := map[string]any{
 			"age_seconds":    now.Sub(time.Unix(0, info.createdAtNs)).Seconds(),
 			"cpu_seconds":    info.cpuSeconds,
@@ -133,7 +150,7 @@ func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
 			"state":          info.stat.state,
 			"comm":           info.stat.comm,
 			"threads":        info.stat.threads,
-			"rss_bytes":      info.stat.rssPages * int64(os.Getpagesize()),
+			"rss_bytes":      info.stat.rssPages * pageSize,
 			"cmdline":        info.cmdline,
 			"job_pid":        info.jobPID,
 			"job_created_at": info.jobCreatedAtNs,
@@ -141,13 +158,22 @@ func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
 		if info.orphan != orphanUnknown {
 			fields["orphan"] = info.orphan == orphanYes
 		}
-		if prev, ok := p.prev[info.pid]; ok && prev.createdAtNs == info.createdAtNs {
-			if dt := now.Sub(prev.at).Seconds(); dt > 0 {
-				fields["cpu_usage"] = (info.cpuSeconds - prev.cpuSeconds) / dt * 100
-			}
+		if hasUsage[i] {
+			fields["cpu_usage"] = usage[i]
 		}
 		if info.containerID != "" {
 			fields["container_id"] = info.containerID
+		}
+		if info.descendant {
+			fields["descendant"] = true
+		}
+		if job, top := jobs[info.pid]; top && job.processes > 1 {
+			fields["job_processes"] = job.processes
+			fields["job_cpu_seconds"] = job.cpuSeconds
+			fields["job_rss_bytes"] = job.rssPages * pageSize
+			if job.hasCPUUsage {
+				fields["job_cpu_usage"] = job.cpuUsage
+			}
 		}
 		tags := map[string]string{
 			"pattern": info.pattern,
@@ -158,6 +184,7 @@ func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
 	p.prev = next
 
 	scanFields["matched"] = matched
+	scanFields["descendants"] = descendants
 	acc.AddFields("procblocking_scan", scanFields, nil, now)
 	return nil
 }

@@ -188,6 +188,7 @@ func scanMetric(processes, matched, errors int64) telegraf.Metric {
 		map[string]any{
 			"processes":   processes,
 			"matched":     matched,
+			"descendants": int64(0),
 			"errors":      errors,
 			"duration_ms": 0.0,
 			"ok":          true,

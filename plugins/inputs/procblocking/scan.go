@@ -43,10 +43,14 @@ type procInfo struct {
 	containerID string
 	// young is set for a process below min_age: only its stat is known,
 	// kept so that cpu_usage is there when it is first reported, and so
-	// that it counts in the jobs of its descendants.
+	// that it counts in its job.
 	young bool
+	// descendant is set for a process reported because it descends from a
+	// match, while its own command line matches no pattern (a pytest-xdist
+	// worker); pattern is then its job's.
+	descendant bool
 	// The job the process belongs to: the topmost process of its chain of
-	// matching parents (see assignJobs).
+	// reported parents (see assignJobs).
 	jobPID         int64
 	jobCreatedAtNs int64
 }
@@ -66,12 +70,14 @@ type scanner struct {
 	debugf  func(format string, args ...any)
 	hook    func(step string, pid int64)
 
-	dirBuf []byte // getdents records
-	link   []byte // the target of <root>/self
-	path   []byte // NUL-terminated "<pid>/<file>" relative to the root fd
-	raw    []byte // cmdline as read
-	joined []byte // cmdline with NULs turned into spaces, matched on
-	file   []byte // stat, status or cgroup
+	dirBuf []byte  // getdents records
+	pids   []int64 // the PIDs of the walk, for finding children without children files
+	kids   []int64 // the children of one process
+	link   []byte  // the target of <root>/self
+	path   []byte  // NUL-terminated "<pid>/<file>" relative to the root fd
+	raw    []byte  // cmdline as read
+	joined []byte  // cmdline with NULs turned into spaces, matched on
+	file   []byte  // stat, status or cgroup
 }
 
 func newScanner(root string, m *matcher, r *cmdlineRenderer, debugf func(string, ...any)) *scanner {
@@ -111,6 +117,7 @@ func (s *scanner) scan(youngAfterNs int64) (scanResult, error) {
 	self := s.readSelf(dirfd)
 
 	parents := make(parentCache)
+	s.pids = s.pids[:0]
 	for {
 		n, err := unix.ReadDirent(dirfd, s.dirBuf)
 		if errors.Is(err, unix.EINTR) {
@@ -142,11 +149,13 @@ func (s *scanner) scan(youngAfterNs int64) (scanResult, error) {
 			if pid == self {
 				continue
 			}
+			s.pids = append(s.pids, pid)
 			if info, ok := s.process(dirfd, name, pid, btime, youngAfterNs, parents, &res); ok {
 				res.procs = append(res.procs, info)
 			}
 		}
 	}
+	s.addDescendants(dirfd, self, btime, youngAfterNs, parents, &res)
 	slices.SortFunc(res.procs, func(a, b procInfo) int { return cmp.Compare(a.pid, b.pid) })
 	assignJobs(res.procs)
 	return res, nil
@@ -183,6 +192,18 @@ func (s *scanner) process(dirfd int, name []byte, pid int64, btime uint64, young
 	}
 
 	s.step(stepMatched, pid)
+	info, ok := s.readInfo(dirfd, name, pid, btime, youngAfterNs, res)
+	if !ok || info.young {
+		return info, ok
+	}
+	info.pattern = s.matcher.names[idx]
+	return s.describe(dirfd, name, raw, info, parents, res)
+}
+
+// readInfo reads the stat of a process that is reported or counts in a
+// job; a process that started after youngAfterNs is young, and that is all
+// that is read of it.
+func (s *scanner) readInfo(dirfd int, name []byte, pid int64, btime uint64, youngAfterNs int64, res *scanResult) (procInfo, bool) {
 	st, err := s.readStat(dirfd, name)
 	if err != nil {
 		s.fail(res, pid, "stat", err)
@@ -194,11 +215,14 @@ func (s *scanner) process(dirfd int, name []byte, pid int64, btime uint64, young
 		cpuSeconds:  float64(st.utime+st.stime) / userHZ,
 		stat:        st,
 	}
-	if info.createdAtNs > youngAfterNs {
-		info.young = true
-		return info, true
-	}
-	info.pattern = s.matcher.names[idx]
+	info.young = info.createdAtNs > youngAfterNs
+	return info, true
+}
+
+// describe completes what is reported of a process whose stat is read: its
+// command line, from raw, whether it is an orphan, and its container.
+func (s *scanner) describe(dirfd int, name, raw []byte, info procInfo, parents parentCache, res *scanResult) (procInfo, bool) {
+	pid, st := info.pid, info.stat
 	info.cmdline = s.cmdline.render(raw)
 
 	s.step(stepStat, pid)

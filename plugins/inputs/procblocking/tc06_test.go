@@ -51,6 +51,7 @@ func TestReferenceTC06Tree(t *testing.T) {
 				map[string]any{
 					"processes":   int64(2),
 					"matched":     int64(1),
+					"descendants": int64(0),
 					"errors":      int64(0),
 					"duration_ms": 0.0,
 					"ok":          true,
