@@ -209,7 +209,7 @@ func TestSampleConfig(t *testing.T) {
 func TestReadmeContainsSampleConfig(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
-	require.Contains(t, string(readme), "```toml\n"+sampleConfig+"```")
+	require.Contains(t, string(readme), "```toml @sample.conf\n"+sampleConfig+"```")
 }
 
 func TestInitErrors(t *testing.T) {
