@@ -103,6 +103,10 @@ runroot = %q
 		// by running a docker CLI.
 		"COMPOSE_DOCKER_CLI_BUILD=0",
 		"DOCKER_BUILDKIT=0",
+		// docker-compose gives up on an API call after 60 s by default; on
+		// a loaded machine the image build's call takes longer. The test's
+		// own timeout is the limit.
+		"COMPOSE_HTTP_TIMEOUT=3600",
 	)
 
 	if out, err := e.podman("info", "--format", "{{.Host.OCIRuntime.Name}} {{.Store.GraphDriverName}}"); err != nil {
