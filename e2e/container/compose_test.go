@@ -26,7 +26,11 @@ func composeV1(_ *engine) (composer, error) {
 	if err != nil {
 		return composer{}, fmt.Errorf("docker-compose version: %w", err)
 	}
-	return composer{name: "docker-compose " + strings.TrimSpace(string(out)), argv: []string{path}}, nil
+	// docker-compose gives up on an API call after 60 s by default; on a
+	// loaded machine the image build's call takes longer. The test's own
+	// timeout is the limit.
+	return composer{name: "docker-compose " + strings.TrimSpace(string(out)), argv: []string{path},
+		env: []string{"COMPOSE_HTTP_TIMEOUT=3600"}}, nil
 }
 
 // composeV1Podman is docker-compose 1.29 building through podman's API
@@ -34,7 +38,7 @@ func composeV1(_ *engine) (composer, error) {
 // environment says.
 func composeV1Podman(e *engine) (composer, error) {
 	c, err := composeV1(e)
-	c.env = []string{"COMPOSE_DOCKER_CLI_BUILD=0", "DOCKER_BUILDKIT=0"}
+	c.env = append(c.env, "COMPOSE_DOCKER_CLI_BUILD=0", "DOCKER_BUILDKIT=0")
 	return c, err
 }
 
