@@ -21,7 +21,9 @@ import (
 )
 
 // startNamed starts `sleep 600` under an argv[0] that reads like a test run
-// and waits for the exec, so its command line is the one asserted.
+// and waits until it sleeps, so its command line is the one asserted and its
+// memory is mapped: right after the exec the kernel's per-CPU RSS counters
+// can still read 0 pages.
 func startNamed(t *testing.T, argv0 string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command("bash", "-c", `exec -a "$0" sleep 600`, argv0)
@@ -31,7 +33,18 @@ func startNamed(t *testing.T, argv0 string) *exec.Cmd {
 		_, _ = cmd.Process.Wait()
 	})
 	waitCmdline(t, cmd.Process.Pid, argv0)
+	waitAsleep(t, cmd.Process.Pid)
 	return cmd
+}
+
+// waitAsleep waits until the process sleeps in nanosleep, that is, until
+// sleep(1) has been loaded and has reached its call.
+func waitAsleep(t *testing.T, pid int) {
+	t.Helper()
+	proctest.WaitFor(t, time.Minute, fmt.Sprintf("pid %d to sleep", pid), func() bool {
+		wchan, err := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
+		return err == nil && strings.Contains(string(wchan), "nanosleep")
+	})
 }
 
 func waitCmdline(t *testing.T, pid int, want string) {
