@@ -40,8 +40,10 @@ func (m *Machine) joinGroup(s *source) {
 		return
 	}
 	s.fleet.group, _ = m.groupOf(s.tags)
-	if w := m.fleet.windows[s.fleet.group]; w > s.windowEnd {
-		s.windowEnd = w
+	for _, o := range m.sources {
+		if o.fleet.group == s.fleet.group && o.windowEnd > s.windowEnd {
+			s.windowEnd = o.windowEnd
+		}
 	}
 }
 
