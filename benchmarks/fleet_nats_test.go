@@ -115,7 +115,14 @@ func runAlerterThroughNATS(b *testing.B, bin string) {
 		at := t0.Add(time.Duration(k) * fleetInterval)
 		probeNode = (k * 37) % fleetNodes
 		for n := range fleetNodes {
-			ms := gatherMetrics(fleetProcs, at)
+			// The same processes as at t0, older by now.
+			ms := gatherMetrics(fleetProcs, t0)
+			for _, m := range ms {
+				m.SetTime(at)
+				if age, ok := m.GetField("age_seconds"); ok {
+					m.AddField("age_seconds", age.(float64)+at.Sub(t0).Seconds())
+				}
+			}
 			// The probes go on running once started.
 			for j := 1; j <= k; j++ {
 				if (j*37)%fleetNodes == n {
