@@ -72,6 +72,9 @@ func (m *Machine) decideJob(s *source, j *job, t int64, b *batch) {
 		return
 	}
 	if j.jobAge > m.threshold {
+		if m.holdRealert(s, j, t) {
+			return
+		}
 		if j.alerts > 0 && t-j.lastAlert >= m.cfg.Cooldown.Nanoseconds() {
 			j.lastAlert = t
 			if j.alerts < math.MaxInt64 {
@@ -100,6 +103,7 @@ func (m *Machine) vanish(s *source) {
 // finish drops a job and holds its recovery (and its alert, if that was
 // still held) for release.
 func (m *Machine) finish(s *source, j *job, vanished bool) {
+	m.dropRealert(s, j)
 	delete(s.jobs, j.id)
 	m.changed()
 	if j.alerts == 0 {
@@ -113,7 +117,7 @@ func (m *Machine) finish(s *source, j *job, vanished bool) {
 }
 
 // holds tells whether the source holds alerts or recoveries.
-func (s *source) holds() bool { return s.held > 0 || len(s.recovered) > 0 }
+func (s *source) holds() bool { return s.held > 0 || len(s.recovered) > 0 || s.fleet.realerts > 0 }
 
 // releaseDue sends what the source holds when its group window has passed
 // (or was never open: the first alert of a quiet source goes out at once).
@@ -125,6 +129,7 @@ func (m *Machine) releaseDue(s *source, t int64, b *batch) {
 
 // release sends what the source holds and opens its next group window.
 func (m *Machine) release(s *source, t int64, b *batch) {
+	m.releaseRealerts(s, t, b)
 	if s.held > 0 {
 		for _, j := range s.jobs {
 			if j.alerts == 0 {

@@ -31,6 +31,7 @@ type sourceFleet struct {
 	// silent; 0 while it is heard.
 	silentSince int64
 	back        bool // heard again after a silence: source_back is due
+	realerts    int  // jobs whose realert is held by the group window
 }
 
 // machineFleet is what the machine keeps for a fleet.

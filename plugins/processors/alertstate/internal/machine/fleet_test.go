@@ -147,3 +147,57 @@ func TestMachineGroupBySurvivesRestore(t *testing.T) {
 		{at: 61, seen: []ps{stuck("n3", 30, 61)}, scan: "ok", scanH: "n3", want: []string{"alert map[] [n2/20 n3/30]"}},
 	})
 }
+
+// The realerts of a fleet-wide incident come as its alerts did: the first
+// due at once, the others joining the window it opens (none before its
+// cooldown), cycle after cycle; a job that ends while its realert is held
+// gets its recovery instead.
+func TestMachineGroupByRealerts(t *testing.T) {
+	m := New(fleetConfig([]string{}))
+	scan := func(at float64, host string, pid int64) step {
+		return step{at: at, seen: []ps{stuck(host, pid, at)}, scan: "ok", scanH: host}
+	}
+	runFleetSteps(t, m, []step{
+		{at: 0, seen: []ps{stuck("n1", 10, 0)}, scan: "ok", scanH: "n1", want: []string{"alert n1/10 sent=1"}},
+		scan(1, "n2", 20),
+		scan(2, "n3", 30),
+		withWant(scan(60, "n1", 10), "alert map[] [n2/20 n3/30]"),
+		scan(999, "n1", 10),
+		withWant(scan(1000, "n1", 10), "realert n1/10 sent=2"),
+		// Due by the end of the window n1 opened: held until then.
+		scan(1001, "n2", 20),
+		scan(1002, "n3", 30),
+		withWant(scan(1060, "n1", 10), "realert map[] [n2/20 n3/30]"),
+		scan(1061, "n2", 20),
+		withWant(scan(2000, "n1", 10), "realert n1/10 sent=3"),
+		scan(2001, "n2", 20),
+		scan(2002, "n3", 30),
+		// n3 ends with its realert held: its recovery goes out instead.
+		{at: 2030, scan: "ok", scanH: "n3"},
+		withWant(scan(2060, "n2", 20), "realert n2/20 sent=3", "recovery n3/30 sent=2"),
+	})
+}
+
+// A job's realert never comes before its cooldown, even to join a window:
+// one whose cooldown ends after the window waits for its own.
+func TestMachineGroupByRealertNotEarly(t *testing.T) {
+	m := New(fleetConfig([]string{}))
+	scan := func(at float64, host string, pid int64) step {
+		return step{at: at, seen: []ps{stuck(host, pid, at)}, scan: "ok", scanH: host}
+	}
+	runFleetSteps(t, m, []step{
+		{at: 0, seen: []ps{stuck("n1", 10, 0)}, scan: "ok", scanH: "n1", want: []string{"alert n1/10 sent=1"}},
+		withWant(scan(100, "n2", 20), "alert n2/20 sent=1"),
+		withWant(scan(1000, "n1", 10), "realert n1/10 sent=2"),
+		// n2's cooldown ends at 1100, after the window (1060).
+		scan(1001, "n2", 20),
+		scan(1061, "n2", 20),
+		scan(1099, "n2", 20),
+		withWant(scan(1100, "n2", 20), "realert n2/20 sent=2"),
+	})
+}
+
+func withWant(s step, want ...string) step {
+	s.want = want
+	return s
+}

@@ -2,6 +2,7 @@ package machine
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strings"
 )
@@ -144,4 +145,57 @@ func (m *Machine) grouped(evs []Event) []Event {
 		out = append(out, merged)
 	}
 	return out
+}
+
+// holdRealert holds the realert of a job of a group, seen at t, and says
+// whether it did: when grouping, realerts wait for the group's window like
+// new alerts, so that the jobs of a fleet-wide incident, alerted together,
+// are realerted together rather than one message per node as each node's
+// scan comes due. A job whose cooldown ends by the time an open window
+// does joins that window's release; in a quiet group, the first realert
+// due goes out at once (release opens the window). Not kept in the state
+// file: after a restart the next scan finds the job due again.
+func (m *Machine) holdRealert(s *source, j *job, t int64) bool {
+	if !m.grouping() || j.alerts == 0 {
+		return false
+	}
+	if j.realertDue {
+		return true
+	}
+	cd := m.cfg.Cooldown.Nanoseconds()
+	if t-j.lastAlert < cd && (t >= s.windowEnd || s.windowEnd-j.lastAlert < cd) {
+		return true // not due: nothing to hold, nothing to send
+	}
+	j.realertDue = true
+	s.fleet.realerts++
+	return true
+}
+
+// releaseRealerts sends the realerts a source holds.
+func (m *Machine) releaseRealerts(s *source, t int64, b *batch) {
+	if s.fleet.realerts == 0 {
+		return
+	}
+	for _, j := range s.jobs {
+		if !j.realertDue {
+			continue
+		}
+		j.realertDue = false
+		j.lastAlert = t
+		if j.alerts < math.MaxInt64 {
+			j.alerts++
+		}
+		b.realert = append(b.realert, j.snapshot())
+	}
+	s.fleet.realerts = 0
+	m.changed()
+}
+
+// dropRealert forgets the held realert of a job that ends: its recovery
+// says more.
+func (m *Machine) dropRealert(s *source, j *job) {
+	if j.realertDue {
+		j.realertDue = false
+		s.fleet.realerts--
+	}
 }

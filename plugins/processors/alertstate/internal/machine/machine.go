@@ -172,6 +172,7 @@ type job struct {
 	lastAlert  int64
 	lastSeen   int64
 	seenGen    uint64 // the scan that last saw the job
+	realertDue bool   // its realert is held by its group's window
 
 	// During the decision on a scan.
 	lastDecision uint64 // the number of the decision that last saw the job
