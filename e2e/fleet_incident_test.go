@@ -154,8 +154,8 @@ func TestFleetIncidentSilenceAndReplay(t *testing.T) {
 	two.proc.addJob(t, 301, "tests/test_d.py")
 	proctest.WaitFor(t, 120*time.Second, "the recovery of job 200 and the alert of job 301", func() bool {
 		f.checkRunning(t)
-		msgs := f.tg.Messages()
-		return len(messagesAbout(msgs, "runner-1", 200)) >= 2 && len(messagesAbout(msgs, "runner-2", 301)) >= 1
+		after := chatLines(f.tg.Messages()[before:])
+		return len(about(after, "runner-1", 200)) >= 1 && len(about(after, "runner-2", 301)) >= 1
 	})
 	ci := f.consumer(t)
 	require.Positive(t, ci.NumAckPending, "decided messages wait for their acknowledgement")
