@@ -215,10 +215,15 @@ type fleet struct {
 	published map[string][]fleetScan // by host, as seen on the subject
 }
 
-// startFleet starts the fleet with no group window (each alert at once).
+// startFleet starts the fleet with no group window (each alert at once),
+// and silent_after far beyond what its steps take however loaded the
+// machine is: TestFleetIncidentSilenceAndReplay tests silence.
 func startFleet(t *testing.T, names ...string) *fleet {
 	t.Helper()
-	return startFleetWith(t, map[string]string{`group_interval = "1m"`: `group_interval = "0s"`}, names...)
+	return startFleetWith(t, map[string]string{
+		`group_interval = "1m"`: `group_interval = "0s"`,
+		`silent_after = "2m"`:   `silent_after = "10m"`,
+	}, names...)
 }
 
 // startFleetWith starts nats-server, a node agent per name, and the
