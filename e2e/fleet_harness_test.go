@@ -215,7 +215,21 @@ type fleet struct {
 	published map[string][]fleetScan // by host, as seen on the subject
 }
 
+// startFleet starts the fleet with no group window (each alert at once),
+// and silent_after far beyond what its steps take however loaded the
+// machine is: TestFleetIncidentSilenceAndReplay tests silence.
 func startFleet(t *testing.T, names ...string) *fleet {
+	t.Helper()
+	return startFleetWith(t, map[string]string{
+		`group_interval = "1m"`: `group_interval = "0s"`,
+		`silent_after = "2m"`:   `silent_after = "10m"`,
+	}, names...)
+}
+
+// startFleetWith starts nats-server, a node agent per name, and the
+// alerter on the shipped alerter.conf with each old string replaced by its
+// new one.
+func startFleetWith(t *testing.T, alerter map[string]string, names ...string) *fleet {
 	t.Helper()
 	f := &fleet{bin: buildBinary(t, "telegraf-procblocking"), published: map[string][]fleetScan{}}
 	f.nats = startNATS(t)
@@ -284,9 +298,7 @@ func startFleet(t *testing.T, names ...string) *fleet {
 	dir := t.TempDir()
 	f.aOut = filepath.Join(dir, "alerter.out")
 	f.aConf = filepath.Join(dir, "alerter.conf")
-	conf := shippedFleetConf(t, "alerter.conf",
-		map[string]string{"[[processors.alertstate]]\n": "[[processors.alertstate]]\n  group_interval = \"0s\"\n"},
-		watchFile(f.aOut, "procblocking_scan", "procblocking_alert"))
+	conf := shippedFleetConf(t, "alerter.conf", alerter, watchFile(f.aOut, "procblocking_scan", "procblocking_alert"))
 	require.NoError(t, os.WriteFile(f.aConf, []byte(conf), 0o600))
 	f.aEnv = []string{"NATS_URL=" + f.nats.url(), "TELEGRAM_BOT_TOKEN=" + e2eToken, "TELEGRAM_CHAT_ID=-100123",
 		"TELEGRAM_API_URL=" + f.tg.URL(), "PROCBLOCKING_STATE_DIR=" + filepath.Join(dir, "state")}

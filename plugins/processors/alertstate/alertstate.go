@@ -31,6 +31,8 @@ type AlertState struct {
 	GroupInterval          config.Duration   `toml:"group_interval"`
 	FailedScansBeforeAlert int               `toml:"failed_scans_before_alert"`
 	ForgetAfter            config.Duration   `toml:"forget_after"`
+	GroupBy                []string          `toml:"group_by"`
+	SilentAfter            config.Duration   `toml:"silent_after"`
 	Language               string            `toml:"language"`
 	StateFile              string            `toml:"state_file"`
 	Templates              map[string]string `toml:"templates"`
@@ -42,6 +44,8 @@ type AlertState struct {
 	// writeFailing is set while state-file writes fail, so that a streak of
 	// failures is logged once.
 	writeFailing bool
+	// now is the clock silent_after is measured by; tests set their own.
+	now func() time.Time
 }
 
 // The shortest forget_after: a source silent for less is likely only slow
@@ -72,6 +76,7 @@ func (a *AlertState) Init() error {
 		GroupInterval:          time.Duration(a.GroupInterval),
 		ForgetAfter:            time.Duration(a.ForgetAfter),
 		Notify:                 a.logNotice,
+		Fleet:                  a.fleetConfig(),
 	})
 	if a.StateFile == "" {
 		a.Log.Info("No 'state_file': the alert state is kept in memory only, a restart or a reload alerts again")
@@ -123,7 +128,7 @@ func (a *AlertState) validate() error {
 	if _, ok := languages[a.Language]; !ok {
 		return fmt.Errorf("invalid 'language' %q: want \"en\" or \"ru\"", a.Language)
 	}
-	return nil
+	return a.validateFleet()
 }
 
 // Apply passes every metric through unchanged and in order, and appends the
@@ -196,6 +201,8 @@ func init() {
 			GroupInterval:          config.Duration(time.Minute),
 			FailedScansBeforeAlert: 3,
 			ForgetAfter:            config.Duration(7 * 24 * time.Hour),
+			GroupBy:                []string{groupBySource},
+			SilentAfter:            config.Duration(defaultSilentAfter),
 			Language:               "en",
 			StateFile:              defaultStateFile(),
 		}

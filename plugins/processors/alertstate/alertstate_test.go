@@ -385,14 +385,21 @@ func TestApplyTrackedAllocations(t *testing.T) {
 	}
 	batch = append(batch, scanMetric("h1", at, true, 1000))
 	p.Apply(batch...) // grows the buffers once
+	// The next scan: one not newer than the last decided would be skipped
+	// as a replay.
+	at = at.Add(10 * time.Second)
+	for _, m := range batch {
+		m.SetTime(at)
+	}
 	i := 0
 	allocs := testing.AllocsPerRun(1000, func() {
 		p.Apply(batch[i])
 		i++
 	})
 	require.Zero(t, allocs, "per tracked process")
+	require.Equal(t, at.UnixNano(), p.machine.Snapshot().Sources[0].DecidedAt, "the scan was decided on")
 
-	young := procMetric("h1", 7, t0.Add(-time.Minute), at)
+	young := procMetric("h1", 7, t0.Add(-time.Minute), at.Add(10*time.Second))
 	require.Zero(t, testing.AllocsPerRun(1000, func() { p.Apply(young) }), "per process under the threshold")
 }
 

@@ -17,7 +17,7 @@ import (
 var eventKeys = map[string]bool{
 	"event": true, "message": true, "count": true, "alert_id": true, "alert_ids": true, "job_processes": true,
 	"age_seconds": true, "cpu_seconds": true, "cpu_usage": true, "orphan": true, "ppid": true, "cmdline": true,
-	"container_id": true, "alerts_sent": true, "first_alert_at": true, "error": true,
+	"container_id": true, "alerts_sent": true, "first_alert_at": true, "error": true, "silent_seconds": true,
 }
 
 func (a *AlertState) appendEvents(out []telegraf.Metric, evs []machine.Event) []telegraf.Metric {
@@ -52,6 +52,9 @@ func (a *AlertState) scanEvent(ev *machine.Event) telegraf.Metric {
 	if ev.Kind == machine.KindScanFailed {
 		fields["error"] = ev.Error
 	}
+	if ev.Kind == machine.KindSilent || ev.Kind == machine.KindHeardAgain {
+		fields["silent_seconds"] = ev.Silent.Seconds()
+	}
 	return metric.New(a.AlertMeasurement, a.eventTags(ev), fields, time.Unix(0, ev.Time))
 }
 
@@ -65,7 +68,7 @@ func (a *AlertState) jobEvent(ev *machine.Event) telegraf.Metric {
 	fields := map[string]interface{}{
 		"message":        a.message(a.messages.job(ev)),
 		"count":          int64(1),
-		"alert_id":       machine.AlertID(ev.Source, j.Job),
+		"alert_id":       machine.AlertID(jobSource(ev, j), j.Job),
 		"job_processes":  int64(1 + len(j.Others)),
 		"age_seconds":    j.Head.Age,
 		"cpu_seconds":    j.Head.CPUSeconds,
@@ -94,7 +97,7 @@ func (a *AlertState) appendDigest(out []telegraf.Metric, ev *machine.Event) []te
 	for _, p := range parts {
 		ids := make([]string, len(p.jobs))
 		for i := range p.jobs {
-			ids[i] = machine.AlertID(ev.Source, p.jobs[i].Job)
+			ids[i] = machine.AlertID(jobSource(ev, &p.jobs[i]), p.jobs[i].Job)
 		}
 		fields := map[string]interface{}{
 			"message":   p.text,

@@ -41,6 +41,8 @@ var headlineEmoji = map[machine.Kind]string{
 	machine.KindRecovery:      "✅",
 	machine.KindScanFailed:    "⚠️",
 	machine.KindScanRecovered: "🟢",
+	machine.KindSilent:        "🔇",
+	machine.KindHeardAgain:    "📡",
 }
 
 // messageData is what a message template sees (documented in the README).
@@ -58,6 +60,12 @@ type messageData struct {
 	Jobs                   []jobView
 	Error                  string
 	Failures               int
+	// Hosts are the hosts of the jobs of an event of several sources (a
+	// fleet's group), in order, each once; empty when Host names the one.
+	Hosts []string
+	// SilentSeconds: source_silent and source_back, how long it was not
+	// heard from.
+	SilentSeconds float64
 }
 
 // jobView is one job in messageData: its head process (the job's top) and
@@ -65,6 +73,7 @@ type messageData struct {
 // zero-width characters replaced by spaces (see textutil.PlainLine).
 type jobView struct {
 	AlertID          string
+	Host             string // the host tag of the job's source
 	PID              int64
 	PPID             int64
 	Pattern          string
@@ -118,7 +127,7 @@ func newMessages(lang string, overrides map[string]string) (*messages, error) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(overrides)) {
 		if _, ok := headlineEmoji[machine.Kind(name)]; !ok {
-			return nil, fmt.Errorf("invalid 'templates' key %q: want one of alert, realert, recovery, scan_failed, scan_recovered", name)
+			return nil, fmt.Errorf("invalid 'templates' key %q: want one of alert, realert, recovery, scan_failed, scan_recovered, source_silent, source_back", name)
 		}
 		if _, err := t.New(name).Parse(overrides[name]); err != nil {
 			return nil, fmt.Errorf("invalid 'templates.%s' %q: %w", name, textutil.Truncate(overrides[name], 60), err)
@@ -248,6 +257,10 @@ func (*messages) data(ev *machine.Event, jobs []jobView, from int) *messageData 
 		d.Tags[clean(t.Key)] = clean(t.Value)
 	}
 	d.Host = d.Tags["host"]
+	d.SilentSeconds = ev.Silent.Seconds()
+	if d.Host == "" {
+		d.Hosts = hostsOf(jobs)
+	}
 	if len(jobs) > 0 {
 		d.Job = &jobs[0]
 	}
@@ -258,7 +271,8 @@ func (*messages) data(ev *machine.Event, jobs []jobView, from int) *messageData 
 func views(ev *machine.Event) []jobView {
 	out := make([]jobView, len(ev.Jobs))
 	for i := range ev.Jobs {
-		out[i] = view(ev.Source, &ev.Jobs[i])
+		out[i] = view(jobSource(ev, &ev.Jobs[i]), &ev.Jobs[i])
+		out[i].Host = clean(jobHost(ev, &ev.Jobs[i]))
 	}
 	return out
 }
@@ -346,6 +360,7 @@ func templateFuncs(lang string) template.FuncMap {
 		"truncate": func(n int, s string) string { return textutil.Truncate(s, n) },
 		"pids":     pids,
 		"join":     strings.Join,
+		"plural":   plural,
 	}
 }
 
@@ -407,8 +422,8 @@ func sampleEvents(kind machine.Kind) []machine.Event {
 	now := time.Unix(1_700_000_000, 0).UnixNano()
 	src := []machine.Tag{{Key: "host", Value: "h"}}
 	switch kind {
-	case machine.KindScanFailed, machine.KindScanRecovered:
-		return []machine.Event{{Kind: kind, Time: now, SourceTags: src, Failures: 3, Error: "e"}}
+	case machine.KindScanFailed, machine.KindScanRecovered, machine.KindSilent, machine.KindHeardAgain:
+		return []machine.Event{{Kind: kind, Time: now, SourceTags: src, Failures: 3, Error: "e", Silent: 2 * time.Minute}}
 	}
 	job := func(pid int64, others int, orphanKnown, vanished bool) machine.Snapshot {
 		created := now - int64(2*time.Hour)

@@ -18,6 +18,7 @@ type batch struct {
 // threshold recover.
 func (m *Machine) decide(s *source, t int64, b *batch) {
 	m.decisions++
+	m.decided(s, t)
 	for i := range s.pending {
 		o := &s.pending[i]
 		j := s.jobs[o.Job]
@@ -71,6 +72,9 @@ func (m *Machine) decideJob(s *source, j *job, t int64, b *batch) {
 		return
 	}
 	if j.jobAge > m.threshold {
+		if m.holdRealert(s, j, t) {
+			return
+		}
 		if j.alerts > 0 && t-j.lastAlert >= m.cfg.Cooldown.Nanoseconds() {
 			j.lastAlert = t
 			if j.alerts < math.MaxInt64 {
@@ -99,6 +103,7 @@ func (m *Machine) vanish(s *source) {
 // finish drops a job and holds its recovery (and its alert, if that was
 // still held) for release.
 func (m *Machine) finish(s *source, j *job, vanished bool) {
+	m.dropRealert(s, j)
 	delete(s.jobs, j.id)
 	m.changed()
 	if j.alerts == 0 {
@@ -112,7 +117,7 @@ func (m *Machine) finish(s *source, j *job, vanished bool) {
 }
 
 // holds tells whether the source holds alerts or recoveries.
-func (s *source) holds() bool { return s.held > 0 || len(s.recovered) > 0 }
+func (s *source) holds() bool { return s.held > 0 || len(s.recovered) > 0 || s.fleet.realerts > 0 }
 
 // releaseDue sends what the source holds when its group window has passed
 // (or was never open: the first alert of a quiet source goes out at once).
@@ -124,6 +129,7 @@ func (m *Machine) releaseDue(s *source, t int64, b *batch) {
 
 // release sends what the source holds and opens its next group window.
 func (m *Machine) release(s *source, t int64, b *batch) {
+	m.releaseRealerts(s, t, b)
 	if s.held > 0 {
 		for _, j := range s.jobs {
 			if j.alerts == 0 {
@@ -180,6 +186,9 @@ func (m *Machine) assemble(b *batch, scanEvents []Event, t int64, s *source) []E
 		slices.SortFunc(snaps, func(a, b Snapshot) int {
 			return cmp.Or(cmp.Compare(a.Head.PID, b.Head.PID), cmp.Compare(a.Job.PID, b.Job.PID), cmp.Compare(a.Job.CreatedAt, b.Job.CreatedAt))
 		})
+		for i := range snaps {
+			snaps[i].Source, snaps[i].SourceTags = s.id, s.tags
+		}
 		if len(snaps) > m.cfg.DigestAfter {
 			out = append(out, Event{Kind: k, Time: t, Source: s.id, SourceTags: s.tags, Jobs: snaps})
 			continue
@@ -206,6 +215,7 @@ func (m *Machine) forget(t int64, current *source) []Event {
 			out = append(out, m.assemble(&b, nil, t, s)...)
 		}
 		delete(m.sources, s.id)
+		m.leaveGroup(s)
 		m.changed()
 		m.notify(Notice{Kind: NoticeForgotten, SourceTags: s.tags, Jobs: len(s.jobs), By: time.Duration(t - s.lastHeard)})
 	}
@@ -235,11 +245,17 @@ func (m *Machine) notify(n Notice) {
 // sortedSources returns the sources in a stable order, so that the events
 // of several sources come out the same way every time.
 func (m *Machine) sortedSources() []*source {
+	if m.fleet.order != nil {
+		// Kept between calls: sorting every source at every scan made a
+		// fleet's alerter quadratic in its nodes.
+		return m.fleet.order
+	}
 	out := make([]*source, 0, len(m.sources))
 	for _, s := range m.sources {
 		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b *source) int { return compareTags(a.tags, b.tags) })
+	m.fleet.order = out
 	return out
 }
 

@@ -24,11 +24,13 @@ const (
 	KindRealert       Kind = "realert"
 	KindRecovery      Kind = "recovery"
 	KindScanFailed    Kind = "scan_failed"
+	KindSilent        Kind = "source_silent"
+	KindHeardAgain    Kind = "source_back"
 )
 
 // Kinds lists the event kinds in the order the events of one scan are
 // emitted.
-var Kinds = []Kind{KindScanRecovered, KindAlert, KindRealert, KindRecovery, KindScanFailed}
+var Kinds = []Kind{KindScanRecovered, KindAlert, KindRealert, KindRecovery, KindScanFailed, KindSilent, KindHeardAgain}
 
 // Tag is one tag of a source.
 type Tag struct {
@@ -96,6 +98,10 @@ type Snapshot struct {
 	// Vanished is set on a recovery when the job is gone (rather than back
 	// under the threshold).
 	Vanished bool
+	// The job's source: events of a group of several sources carry jobs of
+	// each.
+	Source     uint64
+	SourceTags []Tag
 }
 
 // Event is one alert event: about one job (len(Jobs) == 1), a digest of
@@ -109,6 +115,9 @@ type Event struct {
 	Jobs       []Snapshot
 	Error      string // scan_failed only
 	Failures   int    // scan_failed and scan_recovered: failed scans in a row
+	// Silent: source_silent and source_back, how long the source was not
+	// heard from.
+	Silent time.Duration
 }
 
 // Digest tells whether the event stands for several jobs.
@@ -149,6 +158,8 @@ type Config struct {
 	ForgetAfter time.Duration
 	// Notify, if set, receives the notices.
 	Notify func(Notice)
+	// Fleet holds the options of a machine deciding for many sources.
+	Fleet
 }
 
 type job struct {
@@ -161,6 +172,7 @@ type job struct {
 	lastAlert  int64
 	lastSeen   int64
 	seenGen    uint64 // the scan that last saw the job
+	realertDue bool   // its realert is held by its group's window
 
 	// During the decision on a scan.
 	lastDecision uint64 // the number of the decision that last saw the job
@@ -184,6 +196,7 @@ type source struct {
 	held      int        // jobs whose first alert is held
 	recovered []Snapshot // recoveries held; AlertsSent 0: the alert too
 	clockBack bool       // within an episode of stored times in the future
+	fleet     sourceFleet
 }
 
 // Machine is the alert state machine. It is not safe for concurrent use;
@@ -200,6 +213,7 @@ type Machine struct {
 	// decisions numbers the decisions, to tell a job's first observation
 	// in one.
 	decisions uint64
+	fleet     machineFleet
 }
 
 // New returns an empty machine.
@@ -244,6 +258,7 @@ func (m *Machine) KnowsSource(id uint64) bool {
 func (m *Machine) newSource(id uint64, tags []Tag) *source {
 	s := &source{id: id, tags: tags, jobs: make(map[JobID]*job), gen: 1}
 	m.sources[id] = s
+	m.joinGroup(s)
 	return s
 }
 
@@ -259,6 +274,7 @@ func (m *Machine) heard(s *source, t int64) {
 	}
 	// Also when t is older: a stored time in the future counts as now.
 	s.lastHeard = t
+	m.arrived(s)
 }
 
 // Observe records one observation. Decisions are taken when the scan of its
@@ -275,6 +291,8 @@ func (m *Machine) Observe(o Observation) []Event {
 			return nil
 		}
 		s = m.newSource(o.Source, sourceTags(o.SourceTags))
+	} else if m.late(s, o.Time) {
+		return nil
 	}
 	m.heard(s, o.Time)
 	var flushed []Event
@@ -299,7 +317,7 @@ func (m *Machine) flush(s *source) []Event {
 	var b batch
 	m.decide(s, t, &b)
 	m.releaseDue(s, t, &b)
-	return append(m.assemble(&b, nil, t, s), m.others(t, s)...)
+	return m.grouped(append(m.assemble(&b, nil, t, s), m.others(t, s)...))
 }
 
 // CloseScan closes the scan of one source: decides on the observations of the
@@ -311,6 +329,8 @@ func (m *Machine) CloseScan(r ScanResult) []Event {
 	s := m.sources[r.Source]
 	if s == nil {
 		s = m.newSource(r.Source, sourceTags(r.Tags))
+	} else if m.late(s, t) {
+		return nil
 	}
 	m.heard(s, t)
 	var b batch
@@ -331,7 +351,7 @@ func (m *Machine) CloseScan(r ScanResult) []Event {
 	}
 	s.gen++
 	m.releaseDue(s, t, &b)
-	return append(m.assemble(&b, scanEvents, t, s), m.others(t, s)...)
+	return m.grouped(append(m.assemble(&b, scanEvents, t, s), m.others(t, s)...))
 }
 
 // others sends what other sources held once their window has passed by t,
@@ -345,7 +365,8 @@ func (m *Machine) others(t int64, current *source) []Event {
 			out = append(out, m.assemble(&b, nil, t, o)...)
 		}
 	}
-	return append(out, m.forget(t, current)...)
+	out = append(out, m.forget(t, current)...)
+	return append(out, m.silence(t)...)
 }
 
 // failScan records a failed scan of the source and returns the scan_failed

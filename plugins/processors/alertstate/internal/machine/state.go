@@ -35,6 +35,12 @@ type SourceState struct {
 	Jobs      []JobState `json:"jobs,omitempty"`
 	// Recovered are recoveries held until the window ends.
 	Recovered []JobState `json:"recovered,omitempty"`
+	// DecidedAt is the time of the source's last decision (unix ns): a
+	// metric not newer, replayed after a restart, changes nothing.
+	DecidedAt int64 `json:"decided_at,omitempty"`
+	// SilentSince is set while the source is silent: when its last metric
+	// arrived, by the alerter's clock (unix ns).
+	SilentSince int64 `json:"silent_since,omitempty"`
 }
 
 // JobState is one job.
@@ -116,6 +122,9 @@ func (st *State) Validate() error {
 				return fmt.Errorf("source %d has a %q tag", i, t.Key)
 			}
 		}
+		if s.SilentSince < 0 {
+			return fmt.Errorf("source %d has silent_since %d", i, s.SilentSince)
+		}
 		if s.FailedScans < 0 {
 			return fmt.Errorf("source %d has failed_scans %d", i, s.FailedScans)
 		}
@@ -173,7 +182,7 @@ func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 func (m *Machine) Snapshot() State {
 	st := State{Version: Version}
 	for _, s := range m.sortedSources() {
-		if len(s.jobs) == 0 && !s.holds() && s.failures == 0 && !s.blind {
+		if len(s.jobs) == 0 && !s.holds() && s.failures == 0 && !s.blind && s.fleet.decidedAt == 0 && s.fleet.silentSince == 0 {
 			continue
 		}
 		ss := SourceState{
@@ -182,6 +191,8 @@ func (m *Machine) Snapshot() State {
 			FailedScans: s.failures,
 			Blind:       s.blind,
 			WindowEnd:   s.windowEnd,
+			DecidedAt:   s.fleet.decidedAt,
+			SilentSince: s.fleet.silentSince,
 		}
 		ids := slices.SortedFunc(maps.Keys(s.jobs), func(a, b JobID) int {
 			return cmp.Or(cmp.Compare(a.PID, b.PID), cmp.Compare(a.CreatedAt, b.CreatedAt))
@@ -205,10 +216,12 @@ func (m *Machine) Restore(st State) error {
 		return err
 	}
 	m.sources = make(map[uint64]*source, len(st.Sources))
+	m.fleet = machineFleet{}
 	for _, ss := range st.Sources {
 		tags := tagsFromMap(ss.Tags)
 		s := m.newSource(SourceID(tags, tagKV), tags)
 		s.lastHeard, s.failures, s.blind, s.windowEnd = ss.LastHeardAt, ss.FailedScans, ss.Blind, ss.WindowEnd
+		s.fleet.decidedAt, s.fleet.silentSince = ss.DecidedAt, ss.SilentSince
 		for _, js := range ss.Jobs {
 			j := &job{
 				id:         JobID{PID: js.PID, CreatedAt: js.CreatedAt},
