@@ -107,6 +107,8 @@ func (s *Server) updateMethod(method string) func(http.ResponseWriter, *http.Req
 		return s.setWebhook
 	case "deletewebhook":
 		return s.deleteWebhook
+	case "getme":
+		return s.getMe
 	}
 	return nil
 }
@@ -562,4 +564,17 @@ func parseKeyboard(raw json.RawMessage) ([][]Button, *apiError) {
 
 func sameKeyboard(a, b [][]Button) bool {
 	return slices.EqualFunc(a, b, func(x, y []Button) bool { return slices.Equal(x, y) })
+}
+
+// BotUsername is the username getMe answers, as in /status@BotUsername.
+const BotUsername = "procblocking_test_bot"
+
+func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
+	var p struct{}
+	if e := decodeParams(r, &p); e != nil {
+		fail(w, e)
+		return
+	}
+	id, _ := strconv.ParseInt(strings.SplitN(s.token, ":", 2)[0], 10, 64)
+	ok(w, map[string]any{"id": id, "is_bot": true, "first_name": "procblocking", "username": BotUsername})
 }
