@@ -578,3 +578,6 @@ func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.ParseInt(strings.SplitN(s.token, ":", 2)[0], 10, 64)
 	ok(w, map[string]any{"id": id, "is_bot": true, "first_name": "procblocking", "username": BotUsername})
 }
+
+// Client is an HTTP client for the server (it trusts NewTLS's certificate).
+func (s *Server) Client() *http.Client { return s.srv.Client() }
