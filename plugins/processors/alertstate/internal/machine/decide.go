@@ -71,7 +71,7 @@ func (m *Machine) decideJob(s *source, j *job, t int64, b *batch) {
 		return
 	}
 	if j.jobAge > m.threshold {
-		if j.alerts > 0 && t-j.lastAlert >= m.cfg.Cooldown.Nanoseconds() {
+		if j.alerts > 0 && t-j.lastAlert >= m.cfg.Cooldown.Nanoseconds() && !j.mute.silences(t) {
 			j.lastAlert = t
 			if j.alerts < math.MaxInt64 {
 				j.alerts++

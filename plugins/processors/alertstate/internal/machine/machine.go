@@ -96,6 +96,7 @@ type Snapshot struct {
 	// Vanished is set on a recovery when the job is gone (rather than back
 	// under the threshold).
 	Vanished bool
+	Mute     *Mute // acknowledged or snoozed from the chat; nil: neither
 }
 
 // Event is one alert event: about one job (len(Jobs) == 1), a digest of
@@ -161,6 +162,7 @@ type job struct {
 	lastAlert  int64
 	lastSeen   int64
 	seenGen    uint64 // the scan that last saw the job
+	mute       *Mute  // acknowledged or snoozed (actions.go)
 
 	// During the decision on a scan.
 	lastDecision uint64 // the number of the decision that last saw the job
