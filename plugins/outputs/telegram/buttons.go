@@ -62,11 +62,22 @@ func (b *buttons) keyboard(alertID string) *inlineKeyboard {
 	return &inlineKeyboard{InlineKeyboard: [][]inlineButton{{ack}, snoozes}}
 }
 
-// keyboardFor gives a message its buttons: a message of one alert (or of a
-// realert) of one job. A digest or a merged message gets none: which job a
-// button would act on is not clear.
+// keyboardFor gives a message its buttons: a message of one job's alert,
+// or of a realert that starts the job's thread (its alert is not known).
+// Realerts replying to the alert leave the buttons there, in one place. A
+// digest or a merged message gets none: which job a button would act on is
+// not clear.
 func (s *sender) keyboardFor(evs []event) *inlineKeyboard {
-	if s.buttons == nil || len(evs) != 1 || len(evs[0].AlertIDs) != 1 || (evs[0].Kind != "alert" && evs[0].Kind != "realert") {
+	if s.buttons == nil || len(evs) != 1 || len(evs[0].AlertIDs) != 1 {
+		return nil
+	}
+	switch evs[0].Kind {
+	case "alert":
+	case "realert":
+		if ref, ok := s.threads.lookup(evs[0].AlertIDs[0]); ok && ref.Chat == s.chatID {
+			return nil
+		}
+	default:
 		return nil
 	}
 	if _, err := chatactions.Parse(chatactions.Press{Action: chatactions.Ack, AlertID: evs[0].AlertIDs[0]}.Data()); err != nil {

@@ -37,6 +37,13 @@ func TestAlertCarriesButtons(t *testing.T) {
 			require.Equal(t, alertID(1), press.AlertID)
 		}
 	}
+	// A realert replying to the alert leaves the buttons there; one whose
+	// alert is not known starts the thread, with buttons.
+	queueWrite(t, p, []telegraf.Metric{alertEvent("realert", "🔁 still running", 1), alertEvent("realert", "🔁 other job", 2)})
+	msgs = waitMessages(t, srv, 3)
+	require.Equal(t, int64(1), msgs[1].ReplyTo)
+	require.Nil(t, msgs[1].Keyboard)
+	require.NotNil(t, msgs[2].Keyboard)
 }
 
 func TestNotesEditTheAlert(t *testing.T) {
