@@ -19,7 +19,6 @@ type actionTexts struct {
 	user            string // "user 123" when there is no @username
 	acked, snoozed  string // the note under an alert
 	ackedS, snoozeS string // a job's line in a status
-	until           string
 	dateFormat      string // when the end is on another day
 	statusNone      string
 	statusHead      string
