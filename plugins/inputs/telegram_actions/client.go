@@ -76,7 +76,7 @@ func (c *client) call(ctx context.Context, method string, params, result any, wa
 	if err != nil {
 		return c.scrub(method, err, token)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read whole: nothing to report
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
 		return c.scrub(method, err, token)
