@@ -155,8 +155,9 @@ func TestActOnAnAlertFromTheChat(t *testing.T) {
 		return strings.Contains(tg.Messages()[0].EditedText, "🔕 Snoozed by @alice until ")
 	})
 	require.NotNil(t, tg.Messages()[0].Keyboard, "a snooze keeps the buttons")
-	// The note went out after every event decided before the snooze: from
-	// here on no realert may come.
+	// The note is written after every event decided before the snooze (each
+	// output keeps the order): from here on no realert may come.
+	waitFor(t, "the snooze note in the file", func() bool { return len(events(t, w.metrics, "snooze")) == 1 })
 	realerts = len(events(t, w.metrics, "realert"))
 	delivered := count(tg.Messages(), "realert")
 	awaitScans(t, w.metrics, 6) // three cooldowns
