@@ -59,7 +59,9 @@ func Parse(data string) (Press, error) {
 	case Snooze:
 		secs, id, _ := strings.Cut(rest, ":")
 		n, err := strconv.ParseInt(secs, 10, 64)
-		if err != nil || n <= 0 || n > 366*24*3600 {
+		// Canonical digits only ("60", not "060" or "+60"): one press, one
+		// spelling.
+		if err != nil || n <= 0 || n > 366*24*3600 || strconv.FormatInt(n, 10) != secs {
 			return Press{}, fmt.Errorf("callback data %q: bad snooze duration", data)
 		}
 		p = Press{Action: Snooze, AlertID: id, For: time.Duration(n) * time.Second}
