@@ -581,3 +581,14 @@ func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
 
 // Client is an HTTP client for the server (it trusts NewTLS's certificate).
 func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// Expire makes a press too old to answer, as Telegram does some seconds
+// after it (while the poller was down, say): answerCallbackQuery of it is
+// then refused with QueryInvalid.
+func (s *Server) Expire(queryID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.upd.queries[queryID]; ok {
+		s.upd.queries[queryID] = true
+	}
+}

@@ -214,3 +214,28 @@ func TestInitRefuses(t *testing.T) {
 		})
 	}
 }
+
+// A press made while the agent was down may be too old to answer when it
+// comes back: Telegram refuses the answer, and the press still counts.
+func TestLatePressStillApplied(t *testing.T) {
+	srv := botapitest.New(t, token)
+	offsetFile := filepath.Join(t.TempDir(), "offset.json")
+	in := newInput(t, srv, offsetFile)
+	var acc testutil.Accumulator
+	require.NoError(t, in.Start(&acc))
+	waitPolls(t, srv, 2)
+	in.Stop()
+
+	msg := alertWithButtons(t, srv, "0123456789abcdef")
+	qid, err := srv.Press(chatID, msg, botapitest.User{ID: alice, Username: "alice"}, "ack:0123456789abcdef")
+	require.NoError(t, err)
+	srv.Expire(qid)
+	in = newInput(t, srv, offsetFile)
+	require.NoError(t, in.Start(&acc))
+	defer in.Stop()
+	acc.Wait(1)
+	require.Empty(t, srv.CallbackAnswers(), "Telegram refused the late answer")
+	m := acc.GetTelegrafMetrics()[0]
+	require.Equal(t, "ack", m.Tags()["action"])
+	require.Equal(t, true, m.Fields()["allowed"])
+}
