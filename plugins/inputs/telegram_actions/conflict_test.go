@@ -47,7 +47,9 @@ func TestConflictsLoggedAndOutlasted(t *testing.T) {
 	resp, err = srv.Client().Post(srv.URL()+"/bot"+token+"/setWebhook", "application/json", strings.NewReader(`{"url":"https://hooks.example.org/hidden"}`))
 	require.NoError(t, err)
 	resp.Body.Close()
-	require.Eventually(t, func() bool { return errorsContaining(log, "the bot has a webhook set (https://hooks.example.org/...)") == 1 },
+	require.Eventually(t, func() bool {
+		return errorsContaining(log, "the bot has a webhook set (https://hooks.example.org/...)") == 1
+	},
 		60*time.Second, 10*time.Millisecond, "%v", log.Errors())
 	require.Zero(t, srv.WebhookDeletes())
 
