@@ -41,6 +41,7 @@ func (t *TelegramActions) poll(ctx context.Context, acc telegraf.Accumulator) {
 				continue
 			}
 		}
+		began := time.Now()
 		ups, err := t.client.getUpdates(ctx, t.offset.next, pollLimit, time.Duration(t.PollTimeout))
 		if err != nil {
 			if ctx.Err() != nil {
@@ -51,6 +52,9 @@ func (t *TelegramActions) poll(ctx context.Context, acc telegraf.Accumulator) {
 		}
 		t.recovered()
 		if len(ups) == 0 {
+			// An API (or a proxy) that answers a long poll at once would make
+			// this a busy loop.
+			t.wait(ctx, firstWait-time.Since(began))
 			continue
 		}
 		for i := range ups {
