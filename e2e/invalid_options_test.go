@@ -104,6 +104,10 @@ func TestEveryInvalidOptionStopsTheAgent(t *testing.T) {
 		{name: "timeout not a duration", output: out("  token = \"123:abc\"\n  chat_id = \"-1\"\n  timeout = \"abc\"\n  api_url = %q\n"), want: `(telegram.Telegram.Timeout) time: invalid duration "abc"`},
 		{name: "http_proxy_url", output: out("  token = \"123:abc\"\n  chat_id = \"-1\"\n  http_proxy_url = \"::bad\"\n  api_url = %q\n"), want: "'http_proxy_url'"},
 		{name: "max_retry_wait", output: out("  token = \"123:abc\"\n  chat_id = \"-1\"\n  max_retry_wait = \"-1s\"\n  api_url = %q\n"), want: "'max_retry_wait'"},
+		{name: "output language", output: out("  token = \"123:abc\"\n  chat_id = \"-1\"\n  buttons = true\n  language = \"de\"\n  api_url = %q\n"), want: "'language' \"de\""},
+		{name: "telegram_actions allowed_users", input: "[[inputs.telegram_actions]]\n  token = \"123:abc\"\n  chat_id = \"-1\"\n  allowed_users = []\n", want: "'allowed_users' []"},
+		{name: "telegram_actions poll_timeout", input: "[[inputs.telegram_actions]]\n  token = \"123:abc\"\n  chat_id = \"-1\"\n  allowed_users = [1]\n  poll_timeout = \"2m\"\n", want: "'poll_timeout' \"2m0s\""},
+		{name: "telegram_actions chat_id", input: "[[inputs.telegram_actions]]\n  token = \"123:abc\"\n  chat_id = \"the chat\"\n  allowed_users = [1]\n", want: "'chat_id' \"the chat\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -102,6 +102,7 @@ func loadConfig(o *options) (*loaded, error) {
 			return nil, err
 		}
 		l.notices, l.release = append(l.notices, notices...), release
+		l.notices = append(l.notices, quietChatPollers(c)...)
 	}
 	l.config = c
 	return l, nil

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/proctest"
+	"github.com/procblocking/procblocking/plugins/inputs/telegram_actions"
 )
 
 // binPath is the binary built once for the tests that run it as a process.
@@ -337,4 +338,24 @@ func TestSigtermWritesTelegrafStatefile(t *testing.T) {
 	data, err := os.ReadFile(statefile)
 	require.NoError(t, err)
 	require.NotEmpty(t, data)
+}
+
+// A test run must not take the bot's updates from the running agent.
+func TestTestRunDoesNotPollTheBot(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "chat.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf("[agent]\n  omit_hostname = true\n"+
+		"[[inputs.telegram_actions]]\n  token = \"1:x\"\n  chat_id = \"-1\"\n  allowed_users = [1]\n  api_url = \"http://127.0.0.1:9\"\n  offset_file = %q\n",
+		filepath.Join(dir, "offset.json"))), 0o600))
+	l, err := loadConfig(&options{configs: stringList{conf}, test: true})
+	require.NoError(t, err)
+	defer l.release()
+	require.Contains(t, strings.Join(l.notices, "\n"), "inputs.telegram_actions does not poll the bot in a test run")
+	ta := l.config.Inputs[0].Input.(*telegram_actions.TelegramActions)
+	require.True(t, ta.TestRun)
+
+	l, err = loadConfig(&options{configs: stringList{conf}})
+	require.NoError(t, err)
+	defer l.release()
+	require.False(t, l.config.Inputs[0].Input.(*telegram_actions.TelegramActions).TestRun)
 }

@@ -33,6 +33,7 @@ import (
 
 	// This project's plugins.
 	_ "github.com/procblocking/procblocking/plugins/inputs/procblocking"
+	_ "github.com/procblocking/procblocking/plugins/inputs/telegram_actions"
 	_ "github.com/procblocking/procblocking/plugins/outputs/telegram"
 	_ "github.com/procblocking/procblocking/plugins/processors/alertstate"
 )

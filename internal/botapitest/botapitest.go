@@ -1,6 +1,8 @@
 // Package botapitest is a fake Telegram Bot API for tests: an httptest server
-// on 127.0.0.1 that implements sendMessage and editMessageText closely enough
-// that a client passing against it also passes against the real API.
+// on 127.0.0.1 that implements sendMessage and editMessageText (and, in
+// updates.go, getUpdates, answerCallbackQuery, editMessageReplyMarkup and the
+// webhook calls) closely enough that a client passing against it also passes
+// against the real API.
 //
 // It checks what Telegram checks: the token, the chat, the text's length
 // counted after entity parsing (so "&lt;" is one character), the HTML markup,
@@ -58,6 +60,11 @@ type Message struct {
 	ReplyTo             int64  // the message_id it replies to; 0 when not a reply
 	EditedText          string // the text of the last editMessageText; "" when never edited
 	Deleted             bool
+	// Keyboard is the message's inline keyboard now (nil: none), as sent
+	// or as the last edit left it.
+	Keyboard [][]Button
+	// Edits counts the accepted edits of the message (text or markup).
+	Edits int
 }
 
 // Response scripts one answer. Status 0 or 200 means "handle the request as
@@ -97,6 +104,7 @@ type Server struct {
 	queue    []Response
 	def      Response
 	migrated map[string]int64 // a group's id → its supergroup's
+	upd      updateState      // getUpdates and what answers updates (updates.go)
 }
 
 // chat is what the server knows of one chat: its next message_id and where
@@ -167,8 +175,7 @@ func (s *Server) Messages() []Message {
 	return append([]Message(nil), s.messages...)
 }
 
-// Requests counts every Bot API request seen (sendMessage and
-// editMessageText), accepted or not.
+// Requests counts every Bot API request seen, accepted or not.
 func (s *Server) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -232,6 +239,7 @@ type request struct {
 	LinkPreviewOptions       *struct {
 		IsDisabled bool `json:"is_disabled"`
 	} `json:"link_preview_options"`
+	ReplyMarkup json.RawMessage `json:"reply_markup"`
 }
 
 // replyParameters is Telegram's ReplyParameters object, every documented
@@ -267,6 +275,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	token, method, _ := strings.Cut(rest, "/")
 	method = strings.ToLower(method)
+	if h := s.updateMethod(method); h != nil {
+		s.mu.Lock()
+		s.requests++
+		s.mu.Unlock()
+		if token != s.token {
+			writeError(w, Response{Status: http.StatusUnauthorized, Description: "Unauthorized"})
+			return
+		}
+		h(w, r)
+		return
+	}
 	if method != "sendmessage" && method != "editmessagetext" {
 		writeError(w, Response{Status: http.StatusNotFound, Description: "Not Found"})
 		return
@@ -438,6 +457,10 @@ func (s *Server) send(req *request, chatID string) (map[string]any, *apiError) {
 	if apiErr != nil {
 		return nil, apiErr
 	}
+	keyboard, apiErr := parseKeyboard(req.ReplyMarkup)
+	if apiErr != nil {
+		return nil, apiErr
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -464,6 +487,7 @@ func (s *Server) send(req *request, chatID string) (map[string]any, *apiError) {
 		LinkPreviewDisabled: req.DisableWebPagePreview || (req.LinkPreviewOptions != nil && req.LinkPreviewOptions.IsDisabled),
 		MessageThreadID:     req.MessageThreadID,
 		ReplyTo:             replyTo,
+		Keyboard:            keyboard,
 	}
 	c.index[msg.MessageID] = len(s.messages)
 	s.messages = append(s.messages, msg)
@@ -471,6 +495,11 @@ func (s *Server) send(req *request, chatID string) (map[string]any, *apiError) {
 }
 
 func (s *Server) edit(req *request, chatID string) (map[string]any, *apiError) {
+	// Without reply_markup an edit removes the keyboard, as in Telegram.
+	keyboard, apiErr := parseKeyboard(req.ReplyMarkup)
+	if apiErr != nil {
+		return nil, apiErr
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, ok := s.find(chatID, req.MessageID)
@@ -482,11 +511,13 @@ func (s *Server) edit(req *request, chatID string) (map[string]any, *apiError) {
 	if msg.EditedText != "" {
 		current = msg.EditedText
 	}
-	if *req.Text == current && strings.EqualFold(req.ParseMode, currentMode) {
+	if *req.Text == current && strings.EqualFold(req.ParseMode, currentMode) && sameKeyboard(keyboard, msg.Keyboard) {
 		return nil, &apiError{http.StatusBadRequest, NotModified}
 	}
 	msg.EditedText = *req.Text
 	msg.ParseMode = req.ParseMode
+	msg.Keyboard = keyboard
+	msg.Edits++
 	out := result(*msg, msg.EditedText, msg.ParseMode)
 	out["edit_date"] = time.Now().Unix()
 	return out, nil

@@ -65,7 +65,7 @@ func TestSendMessageRejects(t *testing.T) {
 		desc   string
 	}{
 		{"wrong token", "/botnope/sendMessage", map[string]any{"chat_id": 1, "text": "x"}, 401, "Unauthorized"},
-		{"unknown method", "/bot" + token + "/getMe", map[string]any{}, 404, "Not Found"},
+		{"unknown method", "/bot" + token + "/sendPhoto", map[string]any{}, 404, "Not Found"},
 		{"no chat", "", map[string]any{"text": "x"}, 400, "chat_id is empty"},
 		{"no text", "", map[string]any{"chat_id": 1}, 400, "message text is empty"},
 		{"blank text", "", map[string]any{"chat_id": 1, "text": " \n"}, 400, "message text is empty"},

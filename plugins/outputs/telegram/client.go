@@ -30,6 +30,7 @@ type sendMessageRequest struct {
 	LinkPreviewOptions  *linkPreviewOptions `json:"link_preview_options,omitempty"`
 	MessageThreadID     int64               `json:"message_thread_id,omitempty"`
 	ReplyParameters     *replyParameters    `json:"reply_parameters,omitempty"`
+	ReplyMarkup         *inlineKeyboard     `json:"reply_markup,omitempty"`
 }
 
 type linkPreviewOptions struct {
@@ -50,6 +51,7 @@ type editMessageTextRequest struct {
 	Text               string              `json:"text"`
 	ParseMode          string              `json:"parse_mode,omitempty"`
 	LinkPreviewOptions *linkPreviewOptions `json:"link_preview_options,omitempty"`
+	ReplyMarkup        *inlineKeyboard     `json:"reply_markup,omitempty"`
 }
 
 // apiResponse is the envelope of every Bot API answer.

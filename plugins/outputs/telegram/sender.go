@@ -44,6 +44,7 @@ type sender struct {
 	silent        map[string]bool
 	replies       bool
 	markResolved  bool
+	buttons       *buttons // nil: no buttons under alerts (buttons.go)
 	maxRetryWait  time.Duration
 	timeout       time.Duration // 'timeout': the first attempt's
 
@@ -152,6 +153,9 @@ func (s *sender) deliverNext(ctx context.Context) error {
 		if err := s.pace.wait(ctx); err != nil {
 			return err
 		}
+		if ev, ok := s.headNote(); ok {
+			return s.deliverNote(ctx, ev)
+		}
 		evs, req, plainText := s.compose()
 		if len(evs) == 0 {
 			return nil
@@ -188,7 +192,7 @@ func (s *sender) compose() ([]event, *sendMessageRequest, string) {
 	if s.backedUp(waiting) {
 		limit = maxEventsPerMessage
 	}
-	evs := s.queue.head(limit)
+	evs := untilNote(s.queue.head(limit))
 	if evs[0].Seq <= s.splitUntil {
 		evs = evs[:1]
 	}
@@ -206,6 +210,7 @@ func (s *sender) compose() ([]event, *sendMessageRequest, string) {
 		LinkPreviewOptions:  &linkPreviewOptions{IsDisabled: true},
 		MessageThreadID:     s.threadID,
 		ReplyParameters:     s.replyTo(evs),
+		ReplyMarkup:         s.keyboardFor(evs),
 	}, plainText
 }
 
@@ -247,7 +252,11 @@ func (s *sender) finish(ctx context.Context, evs []event, chatID string, message
 		s.backlog.messages++
 	}
 	for _, ref := range resolved {
-		s.resolve(ctx, ref)
+		if s.markResolved && ref.Text != "" {
+			s.resolve(ctx, ref)
+		} else {
+			s.dropButtons(ctx, ref)
+		}
 	}
 }
 
@@ -492,7 +501,7 @@ func (s *sender) replyTo(evs []event) *replyParameters {
 // at this message), a realert whose alert is unknown starts one too, a
 // recovery ends its job's. It returns the alerts to mark resolved.
 func (s *sender) recordThreads(evs []event, messageID int64) []threadRef {
-	if !s.replies && !s.markResolved {
+	if !s.replies && !s.markResolved && s.buttons == nil {
 		return nil
 	}
 	var resolved []threadRef
@@ -506,7 +515,7 @@ func (s *sender) recordThreads(evs []event, messageID int64) []threadRef {
 		case messageID == 0 && ev.Kind != "recovery":
 			// Delivered, but its answer was lost: nothing to reply to.
 		case ev.Kind == "alert":
-			if s.markResolved && len(evs) == 1 && len(ev.AlertIDs) == 1 {
+			if (s.markResolved || s.buttons != nil) && len(evs) == 1 && len(ev.AlertIDs) == 1 {
 				ref.Text = ev.Text
 			}
 			s.threads.record(ev.AlertIDs, ref)
@@ -525,7 +534,7 @@ func (s *sender) recordThreads(evs []event, messageID int64) []threadRef {
 		case ev.Kind == "recovery":
 			for _, gone := range s.threads.forget(ev.AlertIDs) {
 				changed = true
-				if s.markResolved && gone.Text != "" && gone.Chat == s.chatID {
+				if (s.markResolved && gone.Text != "" || s.buttons != nil) && gone.Chat == s.chatID {
 					resolved = append(resolved, gone)
 				}
 			}

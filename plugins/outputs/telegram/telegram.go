@@ -43,6 +43,8 @@ type Telegram struct {
 	CloseTimeout        config.Duration `toml:"close_timeout"`
 	ThreadReplies       bool            `toml:"thread_replies"`
 	EditAlertOnRecovery bool            `toml:"edit_alert_on_recovery"`
+	Buttons             bool            `toml:"buttons"`
+	Language            string          `toml:"language"`
 	// Telegraf's HTTP transport options: use_system_proxy, http_proxy_url,
 	// tls_ca, tls_cert, tls_key, insecure_skip_verify, ...
 	httpconfig.TransportConfig
@@ -96,6 +98,12 @@ func (t *Telegram) Init() error {
 			}
 			return fmt.Errorf("invalid '%s' %q: want %s", d.name, time.Duration(d.v), want)
 		}
+	}
+	if t.Language == "" {
+		t.Language = "en"
+	}
+	if _, ok := buttonLabels[t.Language]; !ok {
+		return fmt.Errorf("invalid 'language' %q: want \"en\" or \"ru\"", t.Language)
 	}
 	if t.StateDirectory != "" {
 		if fi, err := os.Stat(t.StateDirectory); err == nil && !fi.IsDir() {
@@ -251,6 +259,9 @@ func (t *Telegram) newSender(threads *threads) *sender {
 	for _, e := range t.SilentEvents {
 		s.silent[e] = true
 	}
+	if t.Buttons {
+		s.buttons = newButtons(t.Language)
+	}
 	return s
 }
 
@@ -388,6 +399,7 @@ func init() {
 			MaxRetryWait:  config.Duration(10 * time.Second),
 			CloseTimeout:  config.Duration(5 * time.Second),
 			ThreadReplies: true,
+			Language:      "en",
 		}
 		t.UseSystemProxy = true
 		return t

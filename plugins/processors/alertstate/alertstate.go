@@ -13,6 +13,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/plugins/processors"
 
+	"github.com/procblocking/procblocking/internal/chatactions"
 	"github.com/procblocking/procblocking/plugins/processors/alertstate/internal/machine"
 )
 
@@ -138,13 +139,16 @@ func (a *AlertState) Apply(in ...telegraf.Metric) []telegraf.Metric {
 	decisions := a.machine.Decisions()
 	for i, m := range in {
 		var before, after []machine.Event
+		var answers []telegraf.Metric
 		switch m.Name() {
 		case a.Measurement:
 			before = a.observe(m)
 		case a.ScanMeasurement:
 			after = a.closeScan(m)
+		case chatactions.Measurement:
+			answers = a.act(m)
 		}
-		if before == nil && after == nil {
+		if before == nil && after == nil && answers == nil {
 			if out != nil {
 				out = append(out, m)
 			}
@@ -157,6 +161,7 @@ func (a *AlertState) Apply(in ...telegraf.Metric) []telegraf.Metric {
 		out = a.appendEvents(out, before)
 		out = append(out, m)
 		out = a.appendEvents(out, after)
+		out = append(out, answers...)
 	}
 	// Written after a decision that changed the state, not per metric: a
 	// failing write is retried at the next decision.

@@ -110,6 +110,7 @@ type processView struct {
 type messages struct {
 	defaults *template.Template
 	tmpl     *template.Template // the defaults with the user's templates
+	lang     string
 }
 
 func newMessages(lang string, overrides map[string]string) (*messages, error) {
@@ -117,7 +118,7 @@ func newMessages(lang string, overrides map[string]string) (*messages, error) {
 	if err != nil {
 		return nil, fmt.Errorf("default templates of %q: %w", lang, err)
 	}
-	ms := &messages{defaults: defaults, tmpl: defaults}
+	ms := &messages{defaults: defaults, tmpl: defaults, lang: lang}
 	if len(overrides) == 0 {
 		return ms, nil
 	}

@@ -72,6 +72,9 @@ func (m *Machine) decideJob(s *source, j *job, t int64, b *batch) {
 		return
 	}
 	if j.jobAge > m.threshold {
+		if j.mute.silences(t) {
+			return
+		}
 		if m.holdRealert(s, j, t) {
 			return
 		}

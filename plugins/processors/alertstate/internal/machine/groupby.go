@@ -181,6 +181,9 @@ func (m *Machine) releaseRealerts(s *source, t int64, b *batch) {
 			continue
 		}
 		j.realertDue = false
+		if j.mute.silences(t) {
+			continue // acknowledged or snoozed while its realert was held
+		}
 		j.lastAlert = t
 		if j.alerts < math.MaxInt64 {
 			j.alerts++

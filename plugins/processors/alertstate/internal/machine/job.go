@@ -37,6 +37,7 @@ func (j *job) snapshot() Snapshot {
 		AlertsSent:   j.alerts,
 		FirstAlertAt: j.firstAlert,
 		LastSeenAt:   j.lastSeen,
+		Mute:         j.mute,
 	}
 	if len(j.others) > 0 {
 		s.Others = slices.Clone(j.others)

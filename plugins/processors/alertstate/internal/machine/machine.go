@@ -102,6 +102,7 @@ type Snapshot struct {
 	// each.
 	Source     uint64
 	SourceTags []Tag
+	Mute       *Mute // acknowledged or snoozed from the chat; nil: neither
 }
 
 // Event is one alert event: about one job (len(Jobs) == 1), a digest of
@@ -173,6 +174,7 @@ type job struct {
 	lastSeen   int64
 	seenGen    uint64 // the scan that last saw the job
 	realertDue bool   // its realert is held by its group's window
+	mute       *Mute  // acknowledged or snoozed (actions.go)
 
 	// During the decision on a scan.
 	lastDecision uint64 // the number of the decision that last saw the job

@@ -55,6 +55,7 @@ type JobState struct {
 	LastAlertAt  int64 `json:"last_alert_at,omitempty"`
 	LastSeenAt   int64 `json:"last_seen_at"`
 	Vanished     bool  `json:"vanished,omitempty"`
+	Mute         *Mute `json:"mute,omitempty"`
 }
 
 // ProcState is one process of a job.
@@ -230,6 +231,7 @@ func (m *Machine) Restore(st State) error {
 				firstAlert: js.FirstAlertAt,
 				lastAlert:  js.LastAlertAt,
 				lastSeen:   js.LastSeenAt,
+				mute:       js.Mute,
 			}
 			for _, o := range js.Others {
 				j.others = append(j.others, o.proc())
@@ -258,6 +260,7 @@ func jobState(s Snapshot, lastAlert int64) JobState {
 		LastAlertAt:  lastAlert,
 		LastSeenAt:   s.LastSeenAt,
 		Vanished:     s.Vanished,
+		Mute:         s.Mute,
 	}
 	for _, o := range s.Others {
 		ps := procState(o)
@@ -275,6 +278,7 @@ func (j *JobState) snapshot() Snapshot {
 		FirstAlertAt: j.FirstAlertAt,
 		LastSeenAt:   j.LastSeenAt,
 		Vanished:     j.Vanished,
+		Mute:         j.Mute,
 	}
 	for _, o := range j.Others {
 		s.Others = append(s.Others, o.proc())
