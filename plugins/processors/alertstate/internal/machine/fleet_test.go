@@ -201,3 +201,26 @@ func withWant(s step, want ...string) step {
 	s.want = want
 	return s
 }
+
+// A job acknowledged while its realert waits for the group's window is left
+// out when the window releases the others'.
+func TestMachineGroupByHeldRealertMuted(t *testing.T) {
+	m := New(fleetConfig([]string{}))
+	scan := func(at float64, host string, pid int64) step {
+		return step{at: at, seen: []ps{stuck(host, pid, at)}, scan: "ok", scanH: host}
+	}
+	runFleetSteps(t, m, []step{
+		{at: 0, seen: []ps{stuck("n1", 10, 0)}, scan: "ok", scanH: "n1", want: []string{"alert n1/10 sent=1"}},
+		scan(1, "n2", 20),
+		scan(2, "n3", 30),
+		withWant(scan(60, "n1", 10), "alert map[] [n2/20 n3/30]"),
+		withWant(scan(1000, "n1", 10), "realert n1/10 sent=2"),
+		scan(1001, "n2", 20),
+		scan(1002, "n3", 30),
+	})
+	_, ok := m.Act(Action{AlertID: AlertID(sourceOf("n2"), JobID{PID: 20, CreatedAt: at(-7200)}), Mute: Mute{Acked: true, By: "@bob", At: at(1003)}})
+	require.True(t, ok)
+	runFleetSteps(t, m, []step{
+		withWant(scan(1060, "n1", 10), "realert n3/30 sent=2"),
+	})
+}
