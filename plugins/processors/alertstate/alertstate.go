@@ -13,6 +13,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/plugins/processors"
 
+	"github.com/procblocking/procblocking/internal/streak"
 	"github.com/procblocking/procblocking/plugins/processors/alertstate/internal/machine"
 )
 
@@ -39,9 +40,8 @@ type AlertState struct {
 
 	machine  *machine.Machine
 	messages *messages
-	// writeFailing is set while state-file writes fail, so that a streak of
-	// failures is logged once.
-	writeFailing bool
+	// writes logs a streak of failed state-file writes once.
+	writes streak.Failures
 }
 
 // The shortest forget_after: a source silent for less is likely only slow
