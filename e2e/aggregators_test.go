@@ -133,7 +133,7 @@ func TestDropInBesideAggregators(t *testing.T) {
 			require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
 			require.NoError(t, agent.Wait(t, 60*time.Second), agent.Stderr.String())
 
-			require.Equal(t, []string{"alert"}, kinds(tg.Messages()), "one alert, nothing else, on Telegram")
+			require.Equal(t, []string{"alert"}, botapitest.EventKinds(tg.Messages()), "one alert, nothing else, on Telegram")
 			require.Contains(t, tg.Messages()[0].Text, pid)
 			alerts := alertEvents(t, metrics, "alert")
 			require.Len(t, alerts, 1, "one alert event in the history")
