@@ -17,8 +17,8 @@ import (
 // readable by uid 65532) and an alert goes out with it, while the
 // container's environment holds only a reference to it.
 func TestComposeSecretsVariant(t *testing.T) {
-	s := env(t)
 	t.Parallel()
+	s := env(t)
 	logf := stepLogger(t)
 	secret := filepath.Join(t.TempDir(), "telegram_bot_token")
 	require.NoError(t, os.WriteFile(secret, []byte(botToken), 0o400))
