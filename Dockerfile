@@ -6,9 +6,9 @@
 #   make image            (or: docker build --build-arg VERSION=$(git describe --tags --always --dirty) .)
 #
 # Plain Dockerfile syntax: it builds as it is under Docker's classic builder
-# (docker-compose 1.29's default), BuildKit (Docker 23+, Compose v2) and
-# podman/buildah. The modules are downloaded in a layer of their own, so a
-# rebuild after a source change downloads nothing.
+# (docker-compose 1.29's default) and BuildKit (Docker 23+, Compose v2). The
+# modules are downloaded in a layer of their own, so a rebuild after a source
+# change downloads nothing.
 
 # Pinned to a release that satisfies go.mod's `go` line: the image sets
 # GOTOOLCHAIN=local, so an older Go would stop rather than fetch a newer one.

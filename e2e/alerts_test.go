@@ -210,7 +210,7 @@ func TestOneJobOneThreadInRussianThroughAProxy(t *testing.T) {
 
 			msgs := await("the alert", func(ms []botapitest.Message) bool { return count(ms, "alert") >= 1 })
 			alert := msgs[0]
-			require.Equal(t, "alert", kindOf(alert.Text), visible(alert))
+			require.Equal(t, "alert", botapitest.EventKind(alert.Text), visible(alert))
 			require.Zero(t, alert.ReplyTo)
 			text := visible(alert)
 			// The reference watchdog's words (its TC-01): "Блокирующий процесс",
@@ -224,7 +224,7 @@ func TestOneJobOneThreadInRussianThroughAProxy(t *testing.T) {
 			msgs = await("the realert", func(ms []botapitest.Message) bool { return count(ms, "realert") >= 1 })
 			require.Equal(t, 1, count(msgs, "alert"), "one alert for the job of two processes")
 			for _, m := range msgs {
-				if kindOf(m.Text) == "realert" {
+				if botapitest.EventKind(m.Text) == "realert" {
 					require.Equal(t, alert.MessageID, m.ReplyTo, "a realert replies to its alert")
 				}
 			}
@@ -235,7 +235,7 @@ func TestOneJobOneThreadInRussianThroughAProxy(t *testing.T) {
 			msgs = await("the job's recovery", func(ms []botapitest.Message) bool { return count(ms, "recovery") >= 1 })
 			var last botapitest.Message
 			for _, m := range msgs {
-				if kindOf(m.Text) == "recovery" {
+				if botapitest.EventKind(m.Text) == "recovery" {
 					last = m
 				}
 			}
@@ -251,15 +251,15 @@ func TestOneJobOneThreadInRussianThroughAProxy(t *testing.T) {
 			for _, m := range msgs {
 				t.Logf("message %d (reply to %d):\n%s", m.MessageID, m.ReplyTo, visible(m))
 			}
-			require.Equal(t, 1, count(msgs, "alert"), "%v", kinds(msgs))
-			require.Equal(t, 1, count(msgs, "recovery"), "%v", kinds(msgs))
+			require.Equal(t, 1, count(msgs, "alert"), "%v", botapitest.EventKinds(msgs))
+			require.Equal(t, 1, count(msgs, "recovery"), "%v", botapitest.EventKinds(msgs))
 			for _, m := range msgs {
 				require.NotRegexp(t, englishWords, visible(m), "a message in two languages")
 			}
 			require.NotEmpty(t, proxy.Tunnels(), "through the proxy")
 			// edit_alert_on_recovery marks each job's alert resolved in place.
 			for _, m := range msgs {
-				if kindOf(m.Text) == "alert" {
+				if botapitest.EventKind(m.Text) == "alert" {
 					require.True(t, strings.HasPrefix(botapitest.VisibleText(m.EditedText, m.ParseMode), "✅ "), "the alert edited on recovery: %q", m.EditedText)
 				}
 			}
@@ -308,7 +308,7 @@ func TestBurstInAHandfulOfMessages(t *testing.T) {
 				seen := map[string]int{}
 				messages := 0
 				for _, m := range tg.Messages() {
-					if kindOf(m.Text) == kind {
+					if botapitest.EventKind(m.Text) == kind {
 						messages++
 						pidsIn(botapitest.VisibleText(m.Text, m.ParseMode), pids, seen)
 					}

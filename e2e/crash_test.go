@@ -58,7 +58,7 @@ func TestNoEventLostWhenTheAgentDiesDuringAnOutage(t *testing.T) {
 	require.Equal(t, pid, events(t, w.metrics, "recovery")[0].Tags()["pid"])
 	tried := tg.Requests()
 	waitFor(t, "an attempt to deliver the recovery", func() bool { return tg.Requests() > tried })
-	require.Equal(t, []string{"alert"}, kinds(tg.Messages()))
+	require.Equal(t, []string{"alert"}, botapitest.EventKinds(tg.Messages()))
 
 	agent.Kill(t)
 	agent = proctest.Start(t, w.env(), bin, "--config", conf)
@@ -71,7 +71,7 @@ func TestNoEventLostWhenTheAgentDiesDuringAnOutage(t *testing.T) {
 	waitFor(t, "the recovery once Telegram is back", func() bool { return count(tg.Messages(), "recovery") == 1 })
 	require.Contains(t, tg.Messages()[1].Text, pid)
 	awaitScans(t, w.metrics, 3)
-	require.Equal(t, []string{"alert", "recovery"}, kinds(tg.Messages()), "each event delivered exactly once")
+	require.Equal(t, []string{"alert", "recovery"}, botapitest.EventKinds(tg.Messages()), "each event delivered exactly once")
 	require.Len(t, events(t, w.metrics, ""), 2, "the restarted agent made no event of its own")
 
 	// A clean stop and start with the buffer empty: nothing is sent again.
@@ -81,6 +81,6 @@ func TestNoEventLostWhenTheAgentDiesDuringAnOutage(t *testing.T) {
 	awaitScans(t, w.metrics, 3)
 	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
 	require.NoError(t, agent.Wait(t, 30*time.Second), agent.Stderr.String())
-	require.Equal(t, []string{"alert", "recovery"}, kinds(tg.Messages()), "a clean restart resent an event")
+	require.Equal(t, []string{"alert", "recovery"}, botapitest.EventKinds(tg.Messages()), "a clean restart resent an event")
 	require.NotContains(t, agent.Stderr.String(), e2eToken)
 }

@@ -71,7 +71,7 @@ func TestTelegramDefaultsDiskBufferSurvivesSIGKILL(t *testing.T) {
 	waitFor(t, "the recovery event", func() bool { return len(events(t, w.metrics, "recovery")) == 1 })
 	tried := tg.Requests()
 	waitFor(t, "an attempt to deliver the recovery", func() bool { return tg.Requests() > tried })
-	require.Equal(t, []string{"alert"}, kinds(tg.Messages()))
+	require.Equal(t, []string{"alert"}, botapitest.EventKinds(tg.Messages()))
 
 	agent.Kill(t)
 	_, err := os.Stat(filepath.Join(w.root, "telegram"))
@@ -89,7 +89,7 @@ func TestTelegramDefaultsDiskBufferSurvivesSIGKILL(t *testing.T) {
 	waitFor(t, "the recovery once Telegram is back", func() bool { return count(tg.Messages(), "recovery") == 1 })
 	require.Contains(t, tg.Messages()[1].Text, pid)
 	awaitScans(t, w.metrics, 3)
-	require.Equal(t, []string{"alert", "recovery"}, kinds(tg.Messages()), "each event delivered exactly once")
+	require.Equal(t, []string{"alert", "recovery"}, botapitest.EventKinds(tg.Messages()), "each event delivered exactly once")
 
 	// Acknowledged once delivered: a clean stop and start sends nothing again.
 	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
@@ -98,6 +98,6 @@ func TestTelegramDefaultsDiskBufferSurvivesSIGKILL(t *testing.T) {
 	awaitScans(t, w.metrics, 3)
 	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
 	require.NoError(t, agent.Wait(t, 30*time.Second), agent.Stderr.String())
-	require.Equal(t, []string{"alert", "recovery"}, kinds(tg.Messages()), "a clean restart resent an event")
+	require.Equal(t, []string{"alert", "recovery"}, botapitest.EventKinds(tg.Messages()), "a clean restart resent an event")
 	require.NotContains(t, agent.Stderr.String(), e2eToken)
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -18,47 +17,11 @@ import (
 
 const e2eToken = "123456:e2e-token-never-in-logs"
 
-// kindOf classifies a delivered message by its first character as the chat
-// shows it, the emoji every message starts with (never by its words, which
-// depend on the language and the templates). The text is as sent: markup
-// such as the bold first line is not part of what the chat shows.
-func kindOf(text string) string {
-	for strings.HasPrefix(text, "<") {
-		_, rest, ok := strings.Cut(text, ">")
-		if !ok {
-			break
-		}
-		text = rest
-	}
-	r, _ := utf8.DecodeRuneInString(text)
-	switch r {
-	case '🚨':
-		return "alert"
-	case '🔁':
-		return "realert"
-	case '✅':
-		return "recovery"
-	case '⚠':
-		return "scan_failed"
-	case '🟢':
-		return "scan_recovered"
-	default:
-		return "other"
-	}
-}
-
-func kinds(msgs []botapitest.Message) []string {
-	out := make([]string, 0, len(msgs))
-	for _, m := range msgs {
-		out = append(out, kindOf(m.Text))
-	}
-	return out
-}
-
+// count is how many of msgs are events of kind.
 func count(msgs []botapitest.Message, kind string) int {
 	n := 0
 	for _, m := range msgs {
-		if kindOf(m.Text) == kind {
+		if botapitest.EventKind(m.Text) == kind {
 			n++
 		}
 	}
@@ -120,7 +83,7 @@ func TestEndToEnd(t *testing.T) {
 
 	proctest.WaitFor(t, 20*time.Second, "the pending alert once Telegram is back", func() bool { return count(tg.Messages(), "alert") >= 1 })
 	alert := tg.Messages()[0]
-	require.Equal(t, "alert", kindOf(alert.Text), alert.Text)
+	require.Equal(t, "alert", botapitest.EventKind(alert.Text), alert.Text)
 	require.Equal(t, "-100123", alert.ChatID)
 	// The words are alertstate's (and its language's); the PID and the
 	// command line are in every language.
@@ -128,7 +91,7 @@ func TestEndToEnd(t *testing.T) {
 	require.Contains(t, alert.Text, orphan.Cmdline)
 
 	proctest.WaitFor(t, 20*time.Second, "the realert after the cooldown", func() bool { return count(tg.Messages(), "realert") >= 1 })
-	require.Equal(t, []string{"alert", "realert"}, kinds(tg.Messages()), "the alert delayed by the 500s must arrive exactly once")
+	require.Equal(t, []string{"alert", "realert"}, botapitest.EventKinds(tg.Messages()), "the alert delayed by the 500s must arrive exactly once")
 	require.Contains(t, tg.Messages()[1].Text, pidTag)
 
 	// The history holds the realert before the agent dies, so that the
@@ -204,7 +167,7 @@ func TestEndToEnd(t *testing.T) {
 		lastAlert = at
 	}
 	require.GreaterOrEqual(t, len(eventKinds), 3, "%v", eventKinds)
-	require.Equal(t, eventKinds, kinds(tg.Messages()), "each event delivered to Telegram exactly once")
+	require.Equal(t, eventKinds, botapitest.EventKinds(tg.Messages()), "each event delivered to Telegram exactly once")
 	require.NotContains(t, agent.Stderr.String(), e2eToken, "the bot token leaked into the log")
 	require.NotContains(t, agent.Stderr.String(), strings.SplitN(e2eToken, ":", 2)[1])
 

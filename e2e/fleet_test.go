@@ -52,7 +52,7 @@ func TestFleetAlertsThroughJetStream(t *testing.T) {
 	})
 	f.caughtUp(t)
 	msgs := f.tg.Messages()
-	require.Equal(t, []string{"alert"}, kinds(msgs), "one alert, once")
+	require.Equal(t, []string{"alert"}, botapitest.EventKinds(msgs), "one alert, once")
 	require.Len(t, messagesAbout(msgs, "runner-1", 200), 1, msgs[0].Text)
 	require.Contains(t, msgs[0].Text, cmdA)
 	require.NotContains(t, msgs[0].Text, "runner-2")
@@ -94,7 +94,7 @@ func TestFleetAlertsThroughJetStream(t *testing.T) {
 		})
 		f.caughtUp(t)
 		msgs := f.tg.Messages()
-		require.Equal(t, []string{"alert", "alert"}, kinds(msgs), "one new alert, nothing repeated")
+		require.Equal(t, []string{"alert", "alert"}, botapitest.EventKinds(msgs), "one new alert, nothing repeated")
 		c := messagesAbout(msgs, "runner-2", 300)
 		require.Len(t, c, 1)
 		require.Contains(t, c[0].Text, cmdC)
@@ -123,13 +123,13 @@ func TestFleetAlertsThroughJetStream(t *testing.T) {
 		})
 		f.caughtUp(t)
 		msgs := f.tg.Messages()
-		require.ElementsMatch(t, []string{"alert", "alert", "recovery", "alert"}, kinds(msgs), "one recovery, one new alert, nothing repeated")
+		require.ElementsMatch(t, []string{"alert", "alert", "recovery", "alert"}, botapitest.EventKinds(msgs), "one recovery, one new alert, nothing repeated")
 		a := messagesAbout(msgs, "runner-1", 200)
 		require.Len(t, a, 2, "job 200: its alert and its recovery")
-		require.Equal(t, "recovery", kindOf(a[1].Text))
+		require.Equal(t, "recovery", botapitest.EventKind(a[1].Text))
 		b := messagesAbout(msgs, "runner-1", 201)
 		require.Len(t, b, 1, "job 201: one alert")
-		require.Equal(t, "alert", kindOf(b[0].Text))
+		require.Equal(t, "alert", botapitest.EventKind(b[0].Text))
 		require.Contains(t, b[0].Text, cmdB)
 	}
 
@@ -180,10 +180,10 @@ func TestFleetAlertsThroughJetStream(t *testing.T) {
 			require.Empty(t, missing, "scans of %s gathered but never received by the alerter", n.name)
 		}
 		msgs := f.tg.Messages()
-		require.Len(t, msgs, 5, "one new alert, nothing repeated: %v", kinds(msgs))
+		require.Len(t, msgs, 5, "one new alert, nothing repeated: %v", botapitest.EventKinds(msgs))
 		d := messagesAbout(msgs, "runner-3", 400)
 		require.Len(t, d, 1)
-		require.Equal(t, "alert", kindOf(d[0].Text))
+		require.Equal(t, "alert", botapitest.EventKind(d[0].Text))
 		require.Equal(t, 0, f.consumer(t).NumRedelivered)
 	}
 
@@ -195,7 +195,7 @@ func TestFleetAlertsThroughJetStream(t *testing.T) {
 		// A silent node's jobs are not gone: the other nodes' scans go on
 		// being decided, and nothing is recovered.
 		f.caughtUp(t)
-		require.Len(t, f.tg.Messages(), 5, "no event while runner-3 is silent: %v", kinds(f.tg.Messages()))
+		require.Len(t, f.tg.Messages(), 5, "no event while runner-3 is silent: %v", botapitest.EventKinds(f.tg.Messages()))
 
 		three.agent = proctest.Start(t, three.env, f.bin, "--config", three.conf)
 		proctest.WaitFor(t, 60*time.Second, "the recovery of runner-3's job", func() bool {
@@ -204,10 +204,10 @@ func TestFleetAlertsThroughJetStream(t *testing.T) {
 		})
 		f.caughtUp(t)
 		msgs := f.tg.Messages()
-		require.Len(t, msgs, 6, "one recovery, nothing repeated: %v", kinds(msgs))
+		require.Len(t, msgs, 6, "one recovery, nothing repeated: %v", botapitest.EventKinds(msgs))
 		d := messagesAbout(msgs, "runner-3", 400)
 		require.Len(t, d, 2)
-		require.Equal(t, "recovery", kindOf(d[1].Text))
+		require.Equal(t, "recovery", botapitest.EventKind(d[1].Text))
 	}
 }
 

@@ -242,7 +242,7 @@ func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
 		return count(tg.Messages(), "alert") == 1
 	})
 	alert := tg.Messages()[0]
-	require.Equal(t, "alert", kindOf(alert.Text), alert.Text)
+	require.Equal(t, "alert", botapitest.EventKind(alert.Text), alert.Text)
 	require.Equal(t, "-100123", alert.ChatID)
 	require.Contains(t, alert.Text, pidTag)
 	require.Contains(t, alert.Text, orphan.Cmdline)
@@ -253,7 +253,7 @@ func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
 			agent.requireRunning()
 			return count(tg.Messages(), "realert") >= realerts
 		})
-		require.Equal(t, 1, count(tg.Messages(), "alert"), "a duplicate alert: %v", kinds(tg.Messages()))
+		require.Equal(t, 1, count(tg.Messages(), "alert"), "a duplicate alert: %v", botapitest.EventKinds(tg.Messages()))
 		// In the history too, so that nothing is in flight when it stops.
 		proctest.WaitFor(t, 30*time.Second, what+" in the history", func() bool {
 			return strings.Count(strings.Join(eventKinds(events(t, history, "")), " "), "realert") >= realerts
@@ -319,7 +319,7 @@ func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
 		h, _ := e.GetTag("host")
 		require.Equal(t, host, h)
 	}
-	require.Equal(t, got, kinds(tg.Messages()), "each event delivered to Telegram exactly once")
+	require.Equal(t, got, botapitest.EventKinds(tg.Messages()), "each event delivered to Telegram exactly once")
 
 	log := strings.Join(agent.logs, "\n")
 	t.Logf("Telegraf's log:\n%s", log)

@@ -13,26 +13,33 @@ ERRCHECK=github.com/kisielk/errcheck@v1.9.0
 telegraf_version=$(go list -m -f '{{.Version}}' github.com/influxdata/telegraf)
 README_LINTER=github.com/influxdata/telegraf/tools/readme_linter@${telegraf_version}
 
-echo "lint: gofmt"
+# step names what runs next, after the seconds the previous step took.
+last=$SECONDS
+step() {
+  echo "lint: $* (previous step: $((SECONDS - last))s)"
+  last=$SECONDS
+}
+
+step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
   echo "gofmt needed: $unformatted" >&2
   exit 1
 fi
 
-echo "lint: go vet"
+step "go vet"
 go vet ./...
 
-echo "lint: staticcheck ($STATICCHECK)"
+step "staticcheck ($STATICCHECK)"
 go run "$STATICCHECK" ./...
 
-echo "lint: errcheck on production code ($ERRCHECK)"
+step "errcheck on production code ($ERRCHECK)"
 go run "$ERRCHECK" -ignoretests ./...
 
 # The READMEs' configuration and global-options sections are generated:
 # regenerate them in a copy and compare. Their introduction version, and the
 # Telegraf docs they link to, are the Telegraf these plugins are built with.
-echo "lint: plugin READMEs as go:generate makes them, naming Telegraf $telegraf_version"
+step "plugin READMEs as go:generate makes them, naming Telegraf $telegraf_version"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/readme_config_includer" github.com/influxdata/telegraf/tools/readme_config_includer
@@ -59,7 +66,7 @@ fi
 
 # One rule cannot hold outside Telegraf's repository: links into Telegraf's
 # own docs must be relative there. Every other finding fails.
-echo "lint: readme_linter ($README_LINTER)"
+step "readme_linter ($README_LINTER)"
 failed=0
 for readme in plugins/*/*/README.md; do
   out=$(go run "$README_LINTER" "$readme" 2>&1) && continue
@@ -73,7 +80,8 @@ done
 # The input is Linux-only (a stub elsewhere says so); the processor, the
 # output and the binaries claim every platform.
 for goos in windows darwin; do
-  echo "lint: GOOS=$goos go build ./plugins/... ./cmd/..."
+  step "GOOS=$goos go build ./plugins/... ./cmd/..."
   GOOS=$goos go build ./plugins/... ./cmd/... || failed=1
 done
+echo "lint: done in ${SECONDS}s (last step: $((SECONDS - last))s)"
 exit "$failed"

@@ -33,15 +33,6 @@ func composeV1(_ *engine) (composer, error) {
 		env: []string{"COMPOSE_HTTP_TIMEOUT=3600"}}, nil
 }
 
-// composeV1Podman is docker-compose 1.29 building through podman's API
-// (buildah) rather than by running a docker CLI, whatever the caller's
-// environment says.
-func composeV1Podman(e *engine) (composer, error) {
-	c, err := composeV1(e)
-	c.env = append(c.env, "COMPOSE_DOCKER_CLI_BUILD=0", "DOCKER_BUILDKIT=0")
-	return c, err
-}
-
 // composeV2 is `docker compose`: Compose v2, which
 // scripts/install-compose-v2.sh builds, as a CLI plugin of the engine's
 // client (found in the client's own DOCKER_CONFIG), with its defaults.

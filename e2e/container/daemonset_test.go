@@ -32,8 +32,8 @@ import (
 // of the host's /var/lib/procblocking, INFLUXDB_URL names an InfluxDB the
 // test runs, and the Secret is a podman secret.
 func TestDaemonSetPod(t *testing.T) {
-	s := env(t)
 	t.Parallel()
+	s := env(t)
 	logf := stepLogger(t)
 	m := marker(t)
 	node := "node-" + m
@@ -55,7 +55,7 @@ func TestDaemonSetPod(t *testing.T) {
 	out, err := s.cli("run", "--detach", "--name", "influx-"+m, "--network", net.name,
 		"--publish", fmt.Sprintf("127.0.0.1:%d:8086", port), influxImage)
 	require.NoError(t, err, out)
-	t.Cleanup(func() { _, _ = s.cli("rm", "--force", "--time", "0", "influx-"+m) })
+	t.Cleanup(func() { s.removePodmanObject(t, "container", "influx-"+m) })
 	db := influx{url: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	logf("stood in %s, InfluxDB started", spec.InitContainers[0].Image)
 
@@ -126,7 +126,7 @@ func TestDaemonSetPod(t *testing.T) {
 	cmFile := filepath.Join(dir, "configmap.yaml")
 	require.NoError(t, os.WriteFile(cmFile, cmYAML, 0o600))
 
-	t.Cleanup(func() { _, _ = s.cli("pod", "rm", "--force", "--time", "0", pod.Name) })
+	t.Cleanup(func() { s.removePodmanObject(t, "pod", pod.Name) })
 	logf("playing pod %s", pod.Name)
 	out, err = s.cli("kube", "play", "--network", net.name, "--configmap", cmFile, podFile)
 	require.NoError(t, err, out)

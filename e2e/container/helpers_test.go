@@ -8,38 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/botapitest"
 	"github.com/procblocking/procblocking/internal/influxtest"
 )
-
-// kindOf classifies a delivered Telegram message by the emoji that starts its
-// headline (the event contract), after any leading markup.
-func kindOf(text string) string {
-	for strings.HasPrefix(text, "<") {
-		end := strings.IndexByte(text, '>')
-		if end < 0 {
-			break
-		}
-		text = text[end+1:]
-	}
-	for _, k := range []struct{ emoji, kind string }{
-		{"🚨", "alert"}, {"🔁", "realert"}, {"✅", "recovery"}, {"⚠️", "scan_failed"}, {"🟢", "scan_recovered"},
-	} {
-		if strings.HasPrefix(text, k.emoji) {
-			return k.kind
-		}
-	}
-	return "other"
-}
-
-// kinds lists the kinds of the messages, in order.
-func kinds(msgs []botapitest.Message) []string {
-	out := make([]string, 0, len(msgs))
-	for _, m := range msgs {
-		out = append(out, kindOf(m.Text))
-	}
-	return out
-}
 
 // influx queries an InfluxDB 1.x over HTTP.
 type influx struct{ url string }

@@ -16,8 +16,8 @@ import (
 // to the host's processes without deploy/compose/host-proc.yml, seeing the
 // job with it.
 func TestHostProcVariant(t *testing.T) {
-	s := env(t)
 	t.Parallel()
+	s := env(t)
 	j := s.startJob(t, marker(t))
 
 	var variant struct {

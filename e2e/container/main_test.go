@@ -1,12 +1,14 @@
 // Package container runs the project's image and compose stack under real
-// container engines: podman driven by docker-compose 1.29 through its API,
-// and Debian's Docker Engine driven by docker-compose 1.29 with its defaults
-// (the classic builder) and by Compose v2 (BuildKit); and the Kubernetes
-// DaemonSet's pod under `podman kube play`.
+// container engines: Debian's Docker Engine driven by docker-compose 1.29
+// with its defaults (the classic builder) and by Compose v2 (BuildKit), each
+// building the image, and podman driven by docker-compose 1.29 through its
+// API on the image BuildKit built; and the Kubernetes DaemonSet's pod under
+// `podman kube play`.
 package container
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -44,6 +46,12 @@ type leg struct {
 	name      string
 	newEngine func(logf func(string, ...any)) (*engine, error)
 	composer  func(e *engine) (composer, error)
+	// imageFrom is the leg whose image this one loads (save, then load)
+	// instead of building it: the build of the Dockerfile is proven under
+	// the builders Debian's Docker users get, and a third build of it would
+	// cost minutes of the two cores' time without proving more of the
+	// image, which is the same.
+	imageFrom *leg
 
 	once sync.Once
 	env  *testEnv
@@ -51,7 +59,8 @@ type leg struct {
 }
 
 var (
-	podmanLeg = &leg{name: "podman", newEngine: newPodman, composer: composeV1Podman}
+	// podmanLeg runs the image Docker's BuildKit built.
+	podmanLeg = &leg{name: "podman", newEngine: newPodman, composer: composeV1, imageFrom: dockerComposeV2Leg}
 	dockerLeg = &leg{name: "docker", newEngine: newDocker, composer: composeV1}
 	// dockerComposeV2Leg is Docker with `docker compose`: Compose v2 as the
 	// CLI plugin of Debian's docker client.
@@ -61,8 +70,19 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
 	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	var made sync.WaitGroup
+	flag.Parse()
+	if flag.Lookup("test.run").Value.String() == "" && flag.Lookup("test.list").Value.String() == "" {
+		// Every leg is needed: make them all at once, from the start. Left
+		// to the tests, a leg would wait for a free slot of -parallel (the
+		// number of CPUs), held meanwhile by tests waiting for another leg.
+		for _, l := range legs {
+			made.Go(func() { _, _ = l.setUp(logf) })
+		}
+	}
+	code := m.Run()
+	made.Wait()
 	var wg sync.WaitGroup
 	for _, l := range legs {
 		if l.env != nil {
@@ -85,10 +105,17 @@ func env(t *testing.T) *testEnv {
 // where it cannot be made fails the test with the reason.
 func (l *leg) get(t *testing.T) *testEnv {
 	t.Helper()
+	env, err := l.setUp(t.Logf)
+	require.NoError(t, err, "setting up %s", l.name)
+	return env
+}
+
+// setUp makes the leg's environment once; every caller gets the same.
+func (l *leg) setUp(log func(string, ...any)) (*testEnv, error) {
 	l.once.Do(func() {
 		start := time.Now()
 		logf := func(format string, args ...any) {
-			t.Logf("[%6.1fs] %s: "+format, append([]any{time.Since(start).Seconds(), l.name}, args...)...)
+			log("[%6.1fs] %s: "+format, append([]any{time.Since(start).Seconds(), l.name}, args...)...)
 		}
 		var e *engine
 		e, l.err = l.newEngine(logf)
@@ -99,15 +126,32 @@ func (l *leg) get(t *testing.T) *testEnv {
 		if l.env.composer, l.err = l.composer(e); l.err != nil {
 			return
 		}
-		l.err = l.env.prepare(logf)
+		if l.err = l.env.standIn(l.imageFrom == nil, logf); l.err != nil {
+			return
+		}
+		if l.imageFrom == nil {
+			l.err = l.env.build(logf)
+			return
+		}
+		from, err := l.imageFrom.setUp(log)
+		if err != nil {
+			l.err = fmt.Errorf("the image of %s: %w", l.imageFrom.name, err)
+			return
+		}
+		load := time.Now()
+		if l.err = l.env.loadImage(from, imageName); l.err != nil {
+			return
+		}
+		l.env.version = from.version
+		logf("loaded %s (version %s) from %s's %s in %s", imageName, from.version, from.release, from.composer.name, time.Since(load).Round(100*time.Millisecond))
 	})
-	require.NoError(t, l.err, "setting up %s", l.name)
-	return l.env
+	return l.env, l.err
 }
 
-// prepare stands in the base images and builds the project's image with
-// the leg's compose from docker-compose.yml and the Dockerfile.
-func (s *testEnv) prepare(logf func(string, ...any)) error {
+// standIn stands in the base images the project's files name: golang
+// (with the image's build cache when the leg builds the image; the jobs run
+// on it too) and influxdb.
+func (s *testEnv) standIn(building bool, logf func(string, ...any)) error {
 	golangImage, err := dockerfileBase(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
 		return err
@@ -124,9 +168,11 @@ func (s *testEnv) prepare(logf func(string, ...any)) error {
 	if _, tag, _ := strings.Cut(golangImage, ":"); "go"+tag != hostGo {
 		return fmt.Errorf("the Dockerfile builds on %s but this machine's toolchain is %s: the stand-in would carry another Go than its name says", golangImage, hostGo)
 	}
-	buildCache, err := imageBuildCache(logf)
-	if err != nil {
-		return err
+	var buildCache string
+	if building {
+		if buildCache, err = imageBuildCache(logf); err != nil {
+			return err
+		}
 	}
 	if err := s.standInGolang(golangImage, strings.TrimSpace(string(goroot)), buildCache); err != nil {
 		return err
@@ -141,7 +187,12 @@ func (s *testEnv) prepare(logf func(string, ...any)) error {
 		return err
 	}
 	logf("stood in %s (Debian's influxd)", influxImage)
+	return nil
+}
 
+// build builds the project's image with the leg's compose from
+// docker-compose.yml and the Dockerfile.
+func (s *testEnv) build(logf func(string, ...any)) error {
 	goproxy, err := moduleProxy()
 	if err != nil {
 		return err

@@ -1,12 +1,14 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -105,5 +107,29 @@ func (e *engine) shutdownPodman(service *daemon, logf func(string, ...any)) {
 		if out, err := e.cli(args...); err != nil && !strings.Contains(out, "no such") {
 			logf("cleanup: podman %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(out))
 		}
+	}
+}
+
+// removePodmanObject removes a podman container or pod ("container",
+// "pod") at once, asking again while it is still there: under load podman
+// 4.3 can fail a removal that it completes when asked again, and what is
+// left holds the test's network. It fails the test with the last answer when
+// the object is still there after 60s.
+func (e *engine) removePodmanObject(t *testing.T, kind, name string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, err := e.cli(kind, "rm", "--force", "--time", "0", name)
+		// exists: exit status 1 when there is no such object.
+		_, gone := e.cli(kind, "exists", name)
+		var exit *exec.ExitError
+		if errors.As(gone, &exit) && exit.ExitCode() == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("removing %s %s: %v: %s", kind, name, err, out)
+			return
+		}
+		time.Sleep(time.Second)
 	}
 }

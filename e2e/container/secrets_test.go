@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/procblocking/procblocking/internal/botapitest"
 )
 
 // TestComposeSecretsVariant brings up docker-compose.yml with
@@ -15,8 +17,8 @@ import (
 // readable by uid 65532) and an alert goes out with it, while the
 // container's environment holds only a reference to it.
 func TestComposeSecretsVariant(t *testing.T) {
-	s := env(t)
 	t.Parallel()
+	s := env(t)
 	logf := stepLogger(t)
 	secret := filepath.Join(t.TempDir(), "telegram_bot_token")
 	require.NoError(t, os.WriteFile(secret, []byte(botToken), 0o400))
@@ -37,7 +39,7 @@ func TestComposeSecretsVariant(t *testing.T) {
 	require.Contains(t, containerEnv, "TELEGRAM_BOT_TOKEN=@{docker_secrets:telegram_bot_token}")
 
 	msgs := st.awaitMessages(t, 1, "the alert sent with the secret's token")
-	require.Equal(t, []string{"alert"}, kinds(msgs))
+	require.Equal(t, []string{"alert"}, botapitest.EventKinds(msgs))
 	require.Contains(t, msgs[0].Text, st.job.pattern)
 	logf("alert delivered")
 	require.NotContains(t, st.logs(t), botToken, "the token in the watchdog's log")

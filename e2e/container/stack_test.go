@@ -180,7 +180,7 @@ func (st *stack) awaitMessages(t *testing.T, n int, what string) []botapitest.Me
 	deadline := time.Now().Add(120 * time.Second)
 	for len(st.bot.Messages()) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; messages: %q\nwatchdog log:\n%s", what, kinds(st.bot.Messages()), st.logs(t))
+			t.Fatalf("timed out waiting for %s; messages: %q\nwatchdog log:\n%s", what, botapitest.EventKinds(st.bot.Messages()), st.logs(t))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -254,7 +254,7 @@ func testComposeStack(t *testing.T, s *testEnv) {
 
 	msgs := st.awaitMessages(t, 1, "the alert")
 	logf("alert delivered")
-	require.Equal(t, []string{"alert"}, kinds(msgs))
+	require.Equal(t, []string{"alert"}, botapitest.EventKinds(msgs))
 	require.Contains(t, msgs[0].Text, st.job.pattern)
 	require.Contains(t, msgs[0].Text, host, "the alert names the host")
 	require.NotContains(t, msgs[0].Text, first[:12], "the alert names the container, not the host")
@@ -291,7 +291,7 @@ func testComposeStack(t *testing.T, s *testEnv) {
 	logf("restarted")
 	requireOwned(t, filepath.Join(st.volume, "telegraf.state"), false)
 	st.awaitScans(t, host, since, 3)
-	require.Len(t, st.bot.Messages(), 1, "messages after the restart: %q", kinds(st.bot.Messages()))
+	require.Len(t, st.bot.Messages(), 1, "messages after the restart: %q", botapitest.EventKinds(st.bot.Messages()))
 	logf("no alert again after the restart")
 
 	st.up(t, "--force-recreate")
@@ -300,7 +300,7 @@ func testComposeStack(t *testing.T, s *testEnv) {
 	require.NotEqual(t, first, second, "a new container")
 	logf("recreated, watchdog %.12s", second)
 	st.awaitScans(t, host, since, 3)
-	require.Len(t, st.bot.Messages(), 1, "messages after the recreation: %q", kinds(st.bot.Messages()))
+	require.Len(t, st.bot.Messages(), 1, "messages after the recreation: %q", botapitest.EventKinds(st.bot.Messages()))
 	logf("no alert again after the recreation")
 
 	st.job.kill(t)
@@ -309,7 +309,7 @@ func testComposeStack(t *testing.T, s *testEnv) {
 	since = time.Now()
 	st.awaitScans(t, host, since, 3)
 	msgs = st.bot.Messages()
-	require.Equal(t, []string{"alert", "recovery"}, kinds(msgs))
+	require.Equal(t, []string{"alert", "recovery"}, botapitest.EventKinds(msgs))
 	require.Contains(t, msgs[1].Text, host)
 
 	logResources(t, st, second, logf)

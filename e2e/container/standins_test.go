@@ -28,7 +28,7 @@ var shellTools = []string{
 // buildCache is not empty, the image's Go build cache (/root/.cache/go-build)
 // is the one under it: a cache warmed by the same build on this machine, so
 // that an engine's build compiles only what the host has not (a cold build
-// takes minutes, and the tests build under three builders). The cache holds
+// takes minutes, and the tests build under two builders). The cache holds
 // results keyed by their inputs: what is built is the same with it or not.
 func (e *engine) standInGolang(name, goroot, buildCache string) error {
 	stage := filepath.Join(e.dir, "stage-golang")
@@ -176,30 +176,47 @@ func (e *engine) importRootfs(name string, parts []rootfsPart, changes ...string
 		tarArgs = append(tarArgs, "-C", p.dir)
 		tarArgs = append(tarArgs, p.paths...)
 	}
-	tarCmd := exec.Command("tar", tarArgs...)
 	importArgs := []string{"import"}
 	for _, c := range changes {
 		importArgs = append(importArgs, "--change", c)
 	}
 	importArgs = append(importArgs, "-", name)
-	importCmd := exec.Command(e.client, importArgs...)
-	importCmd.Env = e.env
-	pipe, err := tarCmd.StdoutPipe()
+	return pipe(exec.Command("tar", tarArgs...), e.command(importArgs...))
+}
+
+// loadImage copies image from another engine into this one: the other's
+// `save` streamed into this one's `load` (podman's and docker's take the
+// same arguments).
+func (e *engine) loadImage(from *testEnv, image string) error {
+	return pipe(from.command("save", image), e.command("load"))
+}
+
+// command is the engine's client with args, in the engine's environment.
+func (e *engine) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(e.client, args...)
+	cmd.Env = e.env
+	return cmd
+}
+
+// pipe runs src with its output into dst and reports either's failure with
+// what it wrote.
+func pipe(src, dst *exec.Cmd) error {
+	out, err := src.StdoutPipe()
 	if err != nil {
 		return err
 	}
-	importCmd.Stdin = pipe
-	var tarErr strings.Builder
-	tarCmd.Stderr = &tarErr
-	if err := tarCmd.Start(); err != nil {
+	dst.Stdin = out
+	var srcErr strings.Builder
+	src.Stderr = &srcErr
+	if err := src.Start(); err != nil {
 		return err
 	}
-	out, importErr := importCmd.CombinedOutput()
-	if err := tarCmd.Wait(); err != nil {
-		return fmt.Errorf("tar for %s: %w: %s", name, err, tarErr.String())
+	dstOut, dstErr := dst.CombinedOutput()
+	if err := src.Wait(); err != nil {
+		return fmt.Errorf("%s: %w: %s", strings.Join(src.Args, " "), err, srcErr.String())
 	}
-	if importErr != nil {
-		return fmt.Errorf("%s import %s: %w: %s", e.name, name, importErr, out)
+	if dstErr != nil {
+		return fmt.Errorf("%s: %w: %s", strings.Join(dst.Args, " "), dstErr, dstOut)
 	}
 	return nil
 }

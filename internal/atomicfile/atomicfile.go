@@ -23,7 +23,7 @@ var (
 
 // Write replaces the content of path by data: temp file in the same
 // directory, write, fsync, rename, fsync of the directory. A temp file left
-// by a crash is named <base>.tmp-* and removed by RemoveTemps.
+// by a crash is named <base>.tmp-* and removed by Load.
 func Write(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
@@ -131,9 +131,9 @@ func MoveAside(path string) (string, error) {
 	return aside, nil
 }
 
-// RemoveTemps removes the temp files that interrupted writes of path left
+// removeTemps removes the temp files that interrupted writes of path left
 // behind and returns how many it removed.
-func RemoveTemps(path string) int {
+func removeTemps(path string) int {
 	// Not filepath.Glob: the file's own name may contain glob characters.
 	dir, prefix := filepath.Dir(path), filepath.Base(path)+".tmp-"
 	entries, err := os.ReadDir(dir)

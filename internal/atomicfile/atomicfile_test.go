@@ -81,10 +81,10 @@ func TestWriteReplacesAtomicallyAcrossSIGKILL(t *testing.T) {
 			require.Equal(t, bytes.Repeat([]byte{want}, len(data)), data, "a torn file")
 			if want == 'o' {
 				require.Equal(t, old, data)
-				require.Equal(t, 1, RemoveTemps(path), "the interrupted write's temp file")
+				require.Equal(t, 1, removeTemps(path), "the interrupted write's temp file")
 			} else {
 				require.Len(t, data, helperSize)
-				require.Zero(t, RemoveTemps(path))
+				require.Zero(t, removeTemps(path))
 			}
 			entries, err := os.ReadDir(filepath.Dir(path))
 			require.NoError(t, err)
@@ -169,7 +169,7 @@ func TestRemoveTempsKeepsOtherFiles(t *testing.T) {
 	for _, name := range []string{"s[1].json.tmp-123", "s[1].json.tmp-456", "s[1].json", "other.tmp-1", "s1.json.tmp-9"} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), nil, 0o600))
 	}
-	require.Equal(t, 2, RemoveTemps(path))
+	require.Equal(t, 2, removeTemps(path))
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	var names []string

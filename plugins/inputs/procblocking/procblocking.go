@@ -26,11 +26,6 @@ type ProcBlocking struct {
 
 	Log telegraf.Logger `toml:"-"`
 
-	// defaultPattern is the slice the factory put in Pattern: when the
-	// config sets plain patterns and no named ones, Pattern still holds it,
-	// and the plain patterns replace it instead of adding to it.
-	defaultPattern []namedPattern
-
 	platform
 }
 
@@ -51,7 +46,7 @@ type namedPattern struct {
 const pytestRegex = `^(\S*/)?(py\.?test(-3)?|(python|pypy)[0-9.]*(\s+-[WX]\s*\S+|\s+-\S+)*\s+(-m\s*py\.?test|\S*/py\.?test(-3)?))(\s|$)`
 
 // defaultPatterns is what the plugin watches when the config names no
-// pattern.
+// pattern: neither 'patterns' nor a [[inputs.procblocking.pattern]] table.
 func defaultPatterns() []namedPattern {
 	return []namedPattern{{Name: "pytest", Regex: pytestRegex}}
 }
@@ -62,10 +57,7 @@ func (*ProcBlocking) SampleConfig() string {
 
 func init() {
 	inputs.Add("procblocking", func() telegraf.Input {
-		def := defaultPatterns()
 		return &ProcBlocking{
-			Pattern:          def,
-			defaultPattern:   def,
 			PatternType:      "substring",
 			CmdlineMaxLength: 512,
 			RegexMaxBytes:    4096,

@@ -40,9 +40,8 @@ type cpuSample struct {
 
 func (p *ProcBlocking) Init() error {
 	named := p.Pattern
-	if p.Patterns != nil && len(p.defaultPattern) > 0 && len(named) > 0 && &named[0] == &p.defaultPattern[0] {
-		// Plain patterns replace the default; they do not add to it.
-		named = nil
+	if p.Patterns == nil && len(named) == 0 {
+		named = defaultPatterns()
 	}
 	if p.RegexMaxBytes < minRegexMaxBytes {
 		return fmt.Errorf("invalid 'regex_max_bytes' \"%d\": want at least %d bytes", p.RegexMaxBytes, minRegexMaxBytes)

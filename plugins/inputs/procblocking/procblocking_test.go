@@ -677,7 +677,6 @@ func TestInitErrors(t *testing.T) {
 		want   string
 	}{
 		{"patterns empty", func(p *ProcBlocking) { p.Patterns = []string{} }, `invalid 'patterns' "[]": nothing to match`},
-		{"no pattern at all", func(p *ProcBlocking) { p.Patterns, p.Pattern = nil, nil }, `invalid 'patterns' "[]": nothing to match`},
 		{"empty pattern", func(p *ProcBlocking) { p.Patterns = []string{"pytest", ""} }, `invalid 'patterns' "": empty pattern`},
 		{"bad regex", func(p *ProcBlocking) { p.Patterns = []string{"py(test"}; p.PatternType = "regex" }, `invalid 'patterns' "py(test": error parsing regexp`},
 		{"unknown pattern_type", func(p *ProcBlocking) { p.PatternType = "glob" }, `invalid 'pattern_type' "glob": want "substring" or "regex"`},
@@ -731,17 +730,17 @@ func TestSampleConfig(t *testing.T) {
 	}
 	p := load(sampleConfig)
 	require.Nil(t, p.Patterns)
-	require.Equal(t, defaultPatterns(), p.Pattern)
+	require.Nil(t, p.Pattern, "no pattern configured: Init watches the default")
 	require.Equal(t, "substring", p.PatternType)
 	require.Equal(t, 512, p.CmdlineMaxLength)
 	require.Equal(t, config.Size(4096), p.RegexMaxBytes)
 
 	// Uncommented, the sample sets every option to the factory's default,
-	// and its named pattern is the one the code uses.
+	// and adds its example of a named pattern.
 	uncommented := regexp.MustCompile(`(?m)^  # `).ReplaceAllString(sampleConfig, "  ")
 	p = load(uncommented)
 	require.Equal(t, []string{"pytest"}, p.Patterns)
-	require.Equal(t, defaultPatterns(), p.Pattern)
+	require.Equal(t, []namedPattern{{Name: "celery", Substring: "celery worker"}}, p.Pattern)
 	require.Equal(t, "substring", p.PatternType)
 	require.Empty(t, p.ProcRoot)
 	require.Zero(t, p.MinAge)

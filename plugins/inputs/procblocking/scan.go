@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/procblocking/procblocking/plugins/inputs/procblocking/internal/hostview"
 )
 
 const (
@@ -73,7 +75,6 @@ type scanner struct {
 	dirBuf []byte  // getdents records
 	pids   []int64 // the PIDs of the walk, for finding children without children files
 	kids   []int64 // the children of one process
-	link   []byte  // the target of <root>/self
 	path   []byte  // NUL-terminated "<pid>/<file>" relative to the root fd
 	raw    []byte  // cmdline as read
 	joined []byte  // cmdline with NULs turned into spaces, matched on
@@ -87,7 +88,6 @@ func newScanner(root string, m *matcher, r *cmdlineRenderer, debugf func(string,
 		cmdline: r,
 		debugf:  debugf,
 		dirBuf:  make([]byte, 32<<10),
-		link:    make([]byte, 32),
 		path:    make([]byte, 0, 64),
 		raw:     make([]byte, 0, 4<<10),
 		joined:  make([]byte, 0, 4<<10),
@@ -111,10 +111,9 @@ func (s *scanner) scan(youngAfterNs int64) (scanResult, error) {
 		return res, fmt.Errorf("opening proc root: %w", err)
 	}
 	defer func() { _ = unix.Close(dirfd) }() // only read
-	// The agent is the process <root>/self names: its PID as the proc root
-	// sees it, which under HOST_PROC is not os.Getpid(). A root without
-	// self (a fake tree) holds no agent.
-	self := s.readSelf(dirfd)
+	// The agent is the process <root>/self names. A root without self (a
+	// fake tree) holds no agent: PID 0 is no process.
+	self, _ := hostview.SelfPID(s.root)
 
 	parents := make(parentCache)
 	s.pids = s.pids[:0]
@@ -159,22 +158,6 @@ func (s *scanner) scan(youngAfterNs int64) (scanResult, error) {
 	slices.SortFunc(res.procs, func(a, b procInfo) int { return cmp.Compare(a.pid, b.pid) })
 	assignJobs(res.procs)
 	return res, nil
-}
-
-// readSelf returns the PID <root>/self links to, or 0 when it does not
-// exist or is no link to a PID.
-func (s *scanner) readSelf(dirfd int) int64 {
-	s.path = append(s.path[:0], "self\x00"...)
-	n, _, errno := unix.Syscall6(unix.SYS_READLINKAT, uintptr(dirfd), uintptr(unsafe.Pointer(&s.path[0])),
-		uintptr(unsafe.Pointer(&s.link[0])), uintptr(len(s.link)), 0, 0)
-	if errno != 0 || int(n) >= len(s.link) {
-		return 0
-	}
-	pid, ok := parsePID(s.link[:n])
-	if !ok {
-		return 0
-	}
-	return pid
 }
 
 // process looks at one PID. Everything up to the match is allocation-free.

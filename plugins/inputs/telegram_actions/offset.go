@@ -4,13 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/influxdata/telegraf"
 
 	"github.com/procblocking/procblocking/internal/atomicfile"
+	"github.com/procblocking/procblocking/internal/filelock"
+	"github.com/procblocking/procblocking/internal/streak"
 )
 
 // offsetFile keeps the offset of the next update to handle, so that a
@@ -26,8 +27,9 @@ type offsetFile struct {
 	// known: the file existed, so the updates pending at the start are
 	// newer than what was handled and are handled; without it they are
 	// from before the first start and skipped.
-	known   bool
-	failing bool
+	known bool
+	// writes logs a streak of failed writes once.
+	writes streak.Failures
 }
 
 type offsetContent struct {
@@ -43,35 +45,32 @@ func openOffsetFile(path string, log telegraf.Logger) (*offsetFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid 'offset_file' %q: lock file: %w", path, err)
 	}
-	if err := tryLock(lock); err != nil {
+	if err := filelock.TryLock(lock); err != nil {
 		_ = lock.Close()
-		if errors.Is(err, errLockHeld) {
+		if errors.Is(err, filelock.ErrHeld) {
 			return nil, fmt.Errorf("invalid 'offset_file' %q: in use by another inputs.telegram_actions (only one poller per bot token can work)", path)
 		}
 		return nil, fmt.Errorf("invalid 'offset_file' %q: locking: %w", path, err)
 	}
 	f := &offsetFile{path: path, lock: lock, log: log}
-	atomicfile.RemoveTemps(path)
-	data, err := atomicfile.Read(path, 1<<10)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return f, nil
-	case err == nil:
+	res, err := atomicfile.Load(path, 1<<10, atomicfile.MoveIrregular, func(data []byte) error {
 		var c offsetContent
-		if err = json.Unmarshal(data, &c); err == nil && (c.Version != 1 || c.Offset < 0) {
-			err = fmt.Errorf("version %d, offset %d", c.Version, c.Offset)
+		if err := json.Unmarshal(data, &c); err != nil {
+			return err
 		}
-		if err == nil {
-			f.next, f.known = c.Offset, true
-			return f, nil
+		if c.Version != 1 || c.Offset < 0 {
+			return fmt.Errorf("version %d, offset %d", c.Version, c.Offset)
 		}
-	}
-	// Unusable: start as on a first start (pending presses are skipped, not
-	// replayed); the evidence is kept.
-	if aside, merr := atomicfile.MoveAside(path); merr == nil {
-		log.Warnf("Offset file %q is unusable (%v): moved to %q; the updates pending now are skipped", path, err, aside)
-	} else {
-		log.Warnf("Offset file %q is unusable (%v); the updates pending now are skipped", path, err)
+		f.next, f.known = c.Offset, true
+		return nil
+	})
+	// Unusable or unreadable: start as on a first start (pending presses
+	// are skipped, not replayed); the evidence is kept.
+	switch {
+	case err != nil:
+		log.Warnf("Offset file %q: %v; the updates pending now are skipped", path, err)
+	case res.Unusable != nil:
+		log.Warnf("Offset file %q is unusable (%v): moved to %q; the updates pending now are skipped", path, res.Unusable, res.Aside)
 	}
 	return f, nil
 }
@@ -81,17 +80,12 @@ func openOffsetFile(path string, log telegraf.Logger) (*offsetFile, error) {
 func (f *offsetFile) save(next int64) {
 	f.next, f.known = next, true
 	data, _ := json.Marshal(offsetContent{Version: 1, Offset: next}) // plain types: always encodes
+	what := fmt.Sprintf("Writing offset file %q", f.path)
 	if err := atomicfile.Write(f.path, append(data, '\n')); err != nil {
-		if !f.failing {
-			f.log.Warnf("Writing offset file %q failed: %v; a restart may handle the last presses again", f.path, err)
-			f.failing = true
-		}
+		f.writes.Fail(f.log, what, err, "a restart may handle the last presses again")
 		return
 	}
-	if f.failing {
-		f.log.Infof("Writing offset file %q works again", f.path)
-		f.failing = false
-	}
+	f.writes.OK(f.log, what)
 }
 
 func (f *offsetFile) close() {

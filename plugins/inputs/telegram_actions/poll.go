@@ -21,8 +21,10 @@ const (
 	maxWait   = 30 * time.Second
 )
 
-// streak reports the first failure of a kind once, and the recovery.
-type streak struct {
+// pollFailures reports the first failure of each kind once (a webhook set
+// later is news even within a streak of timeouts) and counts the streak for
+// the backoff.
+type pollFailures struct {
 	cause string
 	count int
 }
@@ -121,7 +123,7 @@ func (t *TelegramActions) failed(ctx context.Context, err error) time.Duration {
 func (t *TelegramActions) recovered() {
 	if t.failures.count > 0 {
 		t.Log.Infof("Polling Telegram works again after %d failed attempt(s)", t.failures.count)
-		t.failures = streak{}
+		t.failures = pollFailures{}
 	}
 }
 

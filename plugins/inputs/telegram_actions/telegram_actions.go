@@ -23,6 +23,8 @@ import (
 	"github.com/influxdata/telegraf/config"
 	httpconfig "github.com/influxdata/telegraf/plugins/common/http"
 	"github.com/influxdata/telegraf/plugins/inputs"
+
+	"github.com/procblocking/procblocking/internal/statedir"
 )
 
 //go:embed sample.conf
@@ -61,7 +63,7 @@ type TelegramActions struct {
 	release  func()
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
-	failures streak
+	failures pollFailures
 }
 
 func (*TelegramActions) SampleConfig() string { return sampleConfig }
@@ -291,7 +293,7 @@ func init() {
 			Language:    "en",
 			PollTimeout: config.Duration(maxPollTimeout),
 			Timeout:     config.Duration(10 * time.Second),
-			OffsetFile:  defaultOffsetFile(),
+			OffsetFile:  statedir.File("telegram_actions.json"),
 			APIURL:      "https://api.telegram.org",
 		}
 		t.UseSystemProxy = true

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"github.com/influxdata/telegraf"
+
+	"github.com/procblocking/procblocking/internal/streak"
 )
 
 const (
@@ -41,7 +43,7 @@ type queue struct {
 	lastSeq uint64
 	seen    recentSet
 	file    *queueFile // nil: in memory only
-	disk    streak
+	disk    streak.Failures
 	log     telegraf.Logger
 	// queued counts the events in events by identity, to tell a writer
 	// which of its events are still waiting.
@@ -64,7 +66,6 @@ type queue struct {
 func newQueue(log telegraf.Logger, file *queueFile, st queueState) *queue {
 	q := &queue{file: file, log: log, lastSeq: st.lastSeq, wake: make(chan struct{}, 1),
 		queued: map[uint64]int{}, changed: make(chan struct{})}
-	q.disk.what = "Writing the queue file"
 	for _, id := range st.seen {
 		q.seen.add(id)
 	}
@@ -77,7 +78,7 @@ func newQueue(log telegraf.Logger, file *queueFile, st queueState) *queue {
 		q.signal()
 	}
 	if file != nil && file.stale {
-		q.disk.failures = 1 // the start could not write it: say when it works
+		q.disk.Failed() // the start could not write it: say when it works
 	}
 	return q
 }
@@ -257,10 +258,10 @@ func (q *queue) persist(lines []byte) {
 		err = q.file.rewrite(q.state())
 	}
 	if err != nil {
-		q.disk.fail(q.log, err, "undelivered events are kept in memory only until it works again")
+		q.disk.Fail(q.log, "Writing the queue file", err, "undelivered events are kept in memory only until it works again")
 		return
 	}
-	q.disk.ok(q.log)
+	q.disk.OK(q.log, "Writing the queue file")
 }
 
 // liveBytes estimates the size of a rewritten file.
@@ -312,24 +313,3 @@ func (r *recentSet) add(id uint64) {
 func (r *recentSet) len() int { return len(r.order) }
 
 func (r *recentSet) list() []uint64 { return append([]uint64(nil), r.order...) }
-
-// streak turns a run of failures of one operation into one warning, and
-// says when it works again.
-type streak struct {
-	what     string
-	failures int
-}
-
-func (s *streak) fail(log telegraf.Logger, err error, consequence string) {
-	if s.failures == 0 {
-		log.Warnf("%s failed: %v; %s", s.what, err, consequence)
-	}
-	s.failures++
-}
-
-func (s *streak) ok(log telegraf.Logger) {
-	if s.failures > 0 {
-		log.Infof("%s works again after %d failed attempts", s.what, s.failures)
-	}
-	s.failures = 0
-}

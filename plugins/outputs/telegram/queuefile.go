@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io/fs"
 	"os"
 	"strconv"
 
@@ -152,28 +151,16 @@ type queueFile struct {
 // and the queue starts empty; other errors (permission denied) are returned.
 func openQueueFile(path string) (*queueFile, queueState, loadResult, error) {
 	var res loadResult
-	atomicfile.RemoveTemps(path)
-	data, err := atomicfile.Read(path, maxQueueFileBytes)
 	var st queueState
-	switch {
-	case err == nil:
-		var perr error
-		st, res.damaged, perr = parseQueueFile(data)
-		if perr != nil {
-			err = perr
-		}
-	case errors.Is(err, fs.ErrNotExist):
-		err = nil
-	case errors.Is(err, atomicfile.ErrNotRegular), errors.Is(err, atomicfile.ErrTooLarge):
-	default:
+	loaded, err := atomicfile.Load(path, maxQueueFileBytes, atomicfile.MoveIrregular, func(data []byte) (err error) {
+		st, res.damaged, err = parseQueueFile(data)
+		return err
+	})
+	if err != nil {
 		return nil, st, res, err
 	}
-	if err != nil {
-		aside, merr := atomicfile.MoveAside(path)
-		if merr != nil {
-			return nil, st, res, fmt.Errorf("unusable (%w), and moving it aside failed: %w", err, merr)
-		}
-		res.aside, res.why = aside, err
+	if loaded.Unusable != nil {
+		res.aside, res.why = loaded.Aside, loaded.Unusable
 		st = queueState{}
 	}
 	q := &queueFile{path: path}

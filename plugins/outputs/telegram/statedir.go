@@ -8,14 +8,13 @@ import (
 	"sync"
 
 	"github.com/influxdata/telegraf"
+
+	"github.com/procblocking/procblocking/internal/filelock"
 )
 
 // errStateDirInUse: another output (in this process or another) holds the
 // state directory. Two queues in one file would send events twice.
 var errStateDirInUse = errors.New("in use by another outputs.telegram (give each its own)")
-
-// errLockHeld: the lock file is locked by another open file.
-var errLockHeld = errors.New("locked")
 
 // stateDir is the output's state directory, locked while the output runs:
 //
@@ -80,9 +79,9 @@ func (d *stateDir) relock() error {
 			return fmt.Errorf("lock file: %w", err)
 		}
 	}
-	if err := tryLock(lock); err != nil {
+	if err := filelock.TryLock(lock); err != nil {
 		_ = lock.Close()
-		if errors.Is(err, errLockHeld) {
+		if errors.Is(err, filelock.ErrHeld) {
 			return fmt.Errorf("invalid 'state_directory' %q: %w", d.path, errStateDirInUse)
 		}
 		return fmt.Errorf("locking: %w", err)

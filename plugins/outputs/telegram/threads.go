@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"slices"
 
 	"github.com/influxdata/telegraf"
 
 	"github.com/procblocking/procblocking/internal/atomicfile"
+	"github.com/procblocking/procblocking/internal/streak"
 )
 
 // threadFileVersion is the format of the threads file.
@@ -50,7 +49,7 @@ type threads struct {
 	path  string // "": memory only
 	refs  map[string]threadRef
 	bytes int // text bytes of refs
-	disk  streak
+	disk  streak.Failures
 	log   telegraf.Logger
 }
 
@@ -59,27 +58,15 @@ type threads struct {
 // the threads start empty; other errors (permission denied) are returned.
 func loadThreads(path string, log telegraf.Logger) (*threads, error) {
 	t := &threads{path: path, refs: map[string]threadRef{}, log: log}
-	t.disk.what = "Writing the threads file"
 	if path == "" {
 		return t, nil
 	}
-	atomicfile.RemoveTemps(path)
-	data, err := atomicfile.Read(path, maxThreadFileBytes)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return t, nil
-	case err == nil:
-		err = t.decode(data)
-	case errors.Is(err, atomicfile.ErrNotRegular), errors.Is(err, atomicfile.ErrTooLarge):
-	default:
+	res, err := atomicfile.Load(path, maxThreadFileBytes, atomicfile.MoveIrregular, t.decode)
+	if err != nil {
 		return nil, err
 	}
-	if err != nil {
-		aside, merr := atomicfile.MoveAside(path)
-		if merr != nil {
-			return nil, fmt.Errorf("unusable (%w), and moving it aside failed: %w", err, merr)
-		}
-		log.Warnf("Threads file %q is unusable (%v): moved to %q; realerts and recoveries of earlier alerts will not be replies", path, err, aside)
+	if res.Unusable != nil {
+		log.Warnf("Threads file %q is unusable (%v): moved to %q; realerts and recoveries of earlier alerts will not be replies", path, res.Unusable, res.Aside)
 		clear(t.refs)
 		t.bytes = 0
 	}
@@ -163,8 +150,8 @@ func (t *threads) save() {
 		err = atomicfile.Write(t.path, data)
 	}
 	if err != nil {
-		t.disk.fail(t.log, err, "threads are kept in memory only until it works again")
+		t.disk.Fail(t.log, "Writing the threads file", err, "threads are kept in memory only until it works again")
 		return
 	}
-	t.disk.ok(t.log)
+	t.disk.OK(t.log, "Writing the threads file")
 }

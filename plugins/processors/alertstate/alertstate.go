@@ -14,6 +14,8 @@ import (
 	"github.com/influxdata/telegraf/plugins/processors"
 
 	"github.com/procblocking/procblocking/internal/chatactions"
+	"github.com/procblocking/procblocking/internal/statedir"
+	"github.com/procblocking/procblocking/internal/streak"
 	"github.com/procblocking/procblocking/plugins/processors/alertstate/internal/machine"
 )
 
@@ -42,9 +44,8 @@ type AlertState struct {
 
 	machine  *machine.Machine
 	messages *messages
-	// writeFailing is set while state-file writes fail, so that a streak of
-	// failures is logged once.
-	writeFailing bool
+	// writes logs a streak of failed state-file writes once.
+	writes streak.Failures
 	// now is the clock silent_after is measured by; tests set their own.
 	now func() time.Time
 }
@@ -209,7 +210,7 @@ func init() {
 			GroupBy:                []string{groupBySource},
 			SilentAfter:            config.Duration(defaultSilentAfter),
 			Language:               "en",
-			StateFile:              defaultStateFile(),
+			StateFile:              statedir.File("alertstate.json"),
 		}
 	})
 }

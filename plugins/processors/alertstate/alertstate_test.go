@@ -15,6 +15,7 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/procblocking/procblocking/internal/statedir"
 	"github.com/procblocking/procblocking/plugins/processors/alertstate/internal/machine"
 )
 
@@ -181,7 +182,7 @@ func TestSampleConfig(t *testing.T) {
 	require.Equal(t, 3, p.FailedScansBeforeAlert)
 	require.Equal(t, config.Duration(7*24*time.Hour), p.ForgetAfter)
 	require.Equal(t, "en", p.Language)
-	require.Equal(t, filepath.Join(os.Getenv(stateDirEnv), "alertstate.json"), p.StateFile)
+	require.Equal(t, filepath.Join(os.Getenv(statedir.Env), "alertstate.json"), p.StateFile)
 	require.NoError(t, cfg.Processors[0].Init())
 
 	// Options and templates as a user writes them.

@@ -1,8 +1,7 @@
 package alertstate
 
 import (
-	"errors"
-	"io/fs"
+	"fmt"
 
 	"github.com/procblocking/procblocking/internal/atomicfile"
 	"github.com/procblocking/procblocking/plugins/processors/alertstate/internal/machine"
@@ -16,28 +15,23 @@ const stateFileLimit = 64 << 20
 // unusable one is logged, moved aside to <file>.corrupt when it is a regular
 // file (the evidence is kept), and the processor starts empty.
 func (a *AlertState) loadStateFile() (machine.State, bool) {
-	if n := atomicfile.RemoveTemps(a.StateFile); n > 0 {
-		a.Log.Infof("Removed %d temporary file(s) of an interrupted state write next to %q", n, a.StateFile)
-	}
-	data, err := atomicfile.Read(a.StateFile, stateFileLimit)
-	if errors.Is(err, fs.ErrNotExist) {
-		return machine.State{}, false
-	}
 	var st machine.State
-	if err == nil {
-		if st, err = machine.Decode(data); err == nil {
-			return st, true
-		}
+	res, err := atomicfile.Load(a.StateFile, stateFileLimit, atomicfile.LeaveIrregular, func(data []byte) (err error) {
+		st, err = machine.Decode(data)
+		return err
+	})
+	if res.Temps > 0 {
+		a.Log.Infof("Removed %d temporary file(s) of an interrupted state write next to %q", res.Temps, a.StateFile)
 	}
 	switch {
-	case errors.Is(err, atomicfile.ErrNotRegular):
-		a.Log.Warnf("State file %q is unusable (%v), starting with an empty state; the next write replaces it with a regular file", a.StateFile, err)
+	case err != nil:
+		a.Log.Warnf("State file %q is unusable (%v), starting with an empty state", a.StateFile, err)
+	case res.Aside != "":
+		a.Log.Warnf("State file %q is unusable (%v): moved it to %q, starting with an empty state", a.StateFile, res.Unusable, res.Aside)
+	case res.Unusable != nil:
+		a.Log.Warnf("State file %q is unusable (%v), starting with an empty state; the next write replaces it with a regular file", a.StateFile, res.Unusable)
 	default:
-		if aside, merr := atomicfile.MoveAside(a.StateFile); merr == nil {
-			a.Log.Warnf("State file %q is unusable (%v): moved it to %q, starting with an empty state", a.StateFile, err, aside)
-		} else {
-			a.Log.Warnf("State file %q is unusable (%v), starting with an empty state", a.StateFile, err)
-		}
+		return st, res.Found
 	}
 	return machine.State{}, false
 }
@@ -52,18 +46,12 @@ func (a *AlertState) save() {
 	if err == nil {
 		err = atomicfile.Write(a.StateFile, data)
 	}
+	what := fmt.Sprintf("Writing state file %q", a.StateFile)
 	if err != nil {
-		// Keep working from memory and retry after the next scan; one
-		// warning per streak of failures.
-		if !a.writeFailing {
-			a.Log.Warnf("Writing state file %q failed, keeping the state in memory only: %v", a.StateFile, err)
-			a.writeFailing = true
-		}
+		// Keep working from memory and retry after the next scan.
+		a.writes.Fail(a.Log, what, err, "keeping the state in memory only")
 		return
 	}
-	if a.writeFailing {
-		a.Log.Infof("Writing state file %q works again", a.StateFile)
-		a.writeFailing = false
-	}
+	a.writes.OK(a.Log, what)
 	a.machine.MarkSaved()
 }

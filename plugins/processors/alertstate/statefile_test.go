@@ -17,6 +17,7 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/procblocking/procblocking/internal/statedir"
 	"github.com/procblocking/procblocking/plugins/processors/alertstate/internal/machine"
 )
 
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if err := os.Setenv(stateDirEnv, dir); err != nil {
+	if err := os.Setenv(statedir.Env, dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -73,7 +73,7 @@ func readViewFacts(root string) viewFacts {
 	}
 	f.canPtrace = hasCapability(capSysPtrace)
 
-	if _, err := readSelfPID(root); err != nil {
+	if _, err := SelfPID(root); err != nil {
 		f.selfErr = err
 	} else {
 		if link, err := os.Readlink(filepath.Join(root, "self", "ns", "pid")); err == nil {
@@ -172,9 +172,9 @@ func judgeView(root string, f viewFacts) (bool, []string) {
 	return initial && !restricted, warnings
 }
 
-// readSelfPID returns the PID <root>/self links to: the agent as the proc
-// root sees it (procfs's FS.Self).
-func readSelfPID(root string) (int64, error) {
+// SelfPID returns the PID <root>/self links to: the agent as the proc root
+// sees it (procfs's FS.Self), which under HOST_PROC is not os.Getpid().
+func SelfPID(root string) (int64, error) {
 	link, err := os.Readlink(filepath.Join(root, "self"))
 	if err != nil {
 		return 0, err

@@ -1,6 +1,10 @@
 package machine
 
-import "strconv"
+import (
+	"encoding/binary"
+	"hash/fnv"
+	"strconv"
+)
 
 // The tags that tell processes of one source apart.
 const (
@@ -12,46 +16,24 @@ const (
 // source.
 func ProcessTag(key string) bool { return key == TagPID || key == TagPattern }
 
-// FNV-1a, written out so that hashing a metric's tags does not allocate.
-const (
-	fnvOffset uint64 = 14695981039346656037
-	fnvPrime  uint64 = 1099511628211
-)
-
-func fnvString(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= fnvPrime
-	}
-	return h
-}
-
-func fnvUint(h, v uint64) uint64 {
-	for range 8 {
-		h ^= v & 0xff
-		h *= fnvPrime
-		v >>= 8
-	}
-	return h
-}
-
 // SourceID is the one hash of a source: of the tags of a metric, in the
 // order given (Telegraf keeps them sorted by key), without pid and pattern.
 // The plugin hashes a metric's tags and a saved state's tags with it, so the
 // two always agree.
 func SourceID[T any](tags []T, tag func(T) (key, value string)) uint64 {
-	h := fnvOffset
+	h := fnv.New64a()
 	for _, t := range tags {
 		k, v := tag(t)
 		if ProcessTag(k) {
 			continue
 		}
-		h = fnvString(h, k)
-		h = (h ^ 0xff) * fnvPrime
-		h = fnvString(h, v)
-		h = (h ^ 0xfe) * fnvPrime
+		// The separators are bytes no UTF-8 text holds.
+		_, _ = h.Write([]byte(k))
+		_, _ = h.Write([]byte{0xff})
+		_, _ = h.Write([]byte(v))
+		_, _ = h.Write([]byte{0xfe})
 	}
-	return h
+	return h.Sum64()
 }
 
 func tagKV(t Tag) (string, string) { return t.Key, t.Value }
@@ -60,8 +42,13 @@ func tagKV(t Tag) (string, string) { return t.Key, t.Value }
 // across restarts: 16 lowercase hex digits derived from its source and its
 // top process's PID and start time.
 func AlertID(source uint64, job JobID) string {
-	h := fnvUint(fnvUint(fnvUint(fnvOffset, source), uint64(job.PID)), uint64(job.CreatedAt)) // bits, not values
-	s := strconv.FormatUint(h, 16)
+	var b [24]byte // bits, not values
+	binary.LittleEndian.PutUint64(b[0:], source)
+	binary.LittleEndian.PutUint64(b[8:], uint64(job.PID))
+	binary.LittleEndian.PutUint64(b[16:], uint64(job.CreatedAt))
+	h := fnv.New64a()
+	_, _ = h.Write(b[:])
+	s := strconv.FormatUint(h.Sum64(), 16)
 	const zeros = "0000000000000000"
 	return zeros[len(s):] + s
 }
