@@ -21,7 +21,7 @@ import (
 	serializer "github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/nats-io/nats.go"
 
-	"github.com/procblocking/procblocking/internal/botapitest"
+	"github.com/procblocking/procblocking/internal/testkit/botapitest"
 )
 
 // The alerter through NATS: the real binary on the shipped alerter.conf,

@@ -12,8 +12,8 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/botapitest"
-	"github.com/procblocking/procblocking/internal/proctest"
+	"github.com/procblocking/procblocking/internal/testkit/botapitest"
+	"github.com/procblocking/procblocking/internal/testkit/proctest"
 )
 
 const (
@@ -126,7 +126,7 @@ func TestActOnAnAlertFromTheChat(t *testing.T) {
 	waitFor(t, "the alert with its buttons", func() bool {
 		running()
 		msgs := tg.Messages()
-		return len(msgs) > 0 && kindOf(msgs[0].Text) == "alert" && msgs[0].Keyboard != nil
+		return len(msgs) > 0 && botapitest.EventKind(msgs[0].Text) == "alert" && msgs[0].Keyboard != nil
 	})
 	alert := tg.Messages()[0]
 	require.Contains(t, alert.Text, pid)

@@ -12,8 +12,8 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/botapitest"
-	"github.com/procblocking/procblocking/internal/proctest"
+	"github.com/procblocking/procblocking/internal/testkit/botapitest"
+	"github.com/procblocking/procblocking/internal/testkit/proctest"
 )
 
 // aggregatorsConfig is a main config as people keep one: its own output for

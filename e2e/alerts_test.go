@@ -15,9 +15,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/botapitest"
-	"github.com/procblocking/procblocking/internal/proctest"
-	"github.com/procblocking/procblocking/internal/proxytest"
+	"github.com/procblocking/procblocking/internal/testkit/botapitest"
+	"github.com/procblocking/procblocking/internal/testkit/proctest"
+	"github.com/procblocking/procblocking/internal/testkit/proxytest"
 )
 
 // The alerts as a reader gets them, under both ways of running the watchdog:

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tidwall/wal"
 
-	"github.com/procblocking/procblocking/internal/botapitest"
-	"github.com/procblocking/procblocking/internal/proctest"
+	"github.com/procblocking/procblocking/internal/testkit/botapitest"
+	"github.com/procblocking/procblocking/internal/testkit/proctest"
 )
 
 // A corrupt disk buffer never keeps the watchdog down: Telegraf refuses to

@@ -14,8 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/botapitest"
-	"github.com/procblocking/procblocking/internal/proctest"
+	"github.com/procblocking/procblocking/internal/testkit/botapitest"
+	"github.com/procblocking/procblocking/internal/testkit/proctest"
 )
 
 // The fleet tests run the shipped deploy/fleet configurations: three node

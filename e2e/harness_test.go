@@ -19,8 +19,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/influxtest"
-	"github.com/procblocking/procblocking/internal/proctest"
+	"github.com/procblocking/procblocking/internal/testkit/influxtest"
+	"github.com/procblocking/procblocking/internal/testkit/proctest"
 )
 
 // binDir holds the binaries built once for the whole package.

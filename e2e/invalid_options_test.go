@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/botapitest"
-	"github.com/procblocking/procblocking/internal/proctest"
+	"github.com/procblocking/procblocking/internal/testkit/botapitest"
+	"github.com/procblocking/procblocking/internal/testkit/proctest"
 )
 
 // invalidOptionConfig is a whole, otherwise valid configuration with one

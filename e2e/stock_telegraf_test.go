@@ -16,9 +16,9 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/botapitest"
-	"github.com/procblocking/procblocking/internal/plugintags"
-	"github.com/procblocking/procblocking/internal/proctest"
+	"github.com/procblocking/procblocking/internal/testkit/botapitest"
+	"github.com/procblocking/procblocking/tools/plugintags/catalog"
+	"github.com/procblocking/procblocking/internal/testkit/proctest"
 )
 
 // stockCooldown is alertstate's cooldown in this test: the shortest gap
@@ -36,9 +36,9 @@ var (
 // build tags as its custom builder does. Built once per set of tags.
 func buildStockTelegraf(t *testing.T, configs ...string) string {
 	t.Helper()
-	catalog, err := plugintags.Load()
+	cat, err := catalog.Load()
 	require.NoError(t, err)
-	tags, err := catalog.Tags(configs...)
+	tags, err := cat.Tags(configs...)
 	require.NoError(t, err)
 	key := strings.Join(tags, ",")
 

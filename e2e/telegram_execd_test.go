@@ -12,9 +12,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/botapitest"
-	"github.com/procblocking/procblocking/internal/proctest"
-	"github.com/procblocking/procblocking/internal/proxytest"
+	"github.com/procblocking/procblocking/internal/testkit/botapitest"
+	"github.com/procblocking/procblocking/internal/testkit/proctest"
+	"github.com/procblocking/procblocking/internal/testkit/proxytest"
 )
 
 // execdShim is telegram-execd started as Telegraf's outputs.execd starts it,

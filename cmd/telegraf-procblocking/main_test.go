@@ -15,7 +15,7 @@ import (
 	"github.com/influxdata/telegraf/models"
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/proctest"
+	"github.com/procblocking/procblocking/internal/testkit/proctest"
 	"github.com/procblocking/procblocking/plugins/inputs/telegram_actions"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/proctest"
+	"github.com/procblocking/procblocking/internal/testkit/proctest"
 )
 
 // A stop request is never lost, whatever came before it: 20 SIGHUPs then a

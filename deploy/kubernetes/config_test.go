@@ -13,7 +13,7 @@ import (
 	_ "github.com/influxdata/telegraf/plugins/outputs/influxdb"
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/proctest"
+	"github.com/procblocking/procblocking/internal/testkit/proctest"
 	"github.com/procblocking/procblocking/plugins/inputs/procblocking"
 	_ "github.com/procblocking/procblocking/plugins/outputs/telegram"
 	_ "github.com/procblocking/procblocking/plugins/processors/alertstate"

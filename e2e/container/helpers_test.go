@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/influxtest"
+	"github.com/procblocking/procblocking/internal/testkit/influxtest"
 )
 
 // influx queries an InfluxDB 1.x over HTTP.

@@ -17,7 +17,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/procblocking/procblocking/internal/plugintags"
+	"github.com/procblocking/procblocking/tools/plugintags/catalog"
 )
 
 func main() {
@@ -29,10 +29,10 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	catalog, err := plugintags.Load()
+	cat, err := catalog.Load()
 	if err == nil {
 		var tags []string
-		if tags, err = catalog.Tags(flag.Args()...); err == nil {
+		if tags, err = cat.Tags(flag.Args()...); err == nil {
 			fmt.Println(strings.Join(tags, ","))
 			return
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/procfs"
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/proctest"
+	"github.com/procblocking/procblocking/internal/testkit/proctest"
 )
 
 // startNamed starts `sleep 600` under an argv[0] that reads like a test run

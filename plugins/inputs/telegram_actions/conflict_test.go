@@ -11,7 +11,7 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/botapitest"
+	"github.com/procblocking/procblocking/internal/testkit/botapitest"
 )
 
 func errorsContaining(log *testutil.CaptureLogger, part string) int {

@@ -10,7 +10,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/botapitest"
+	"github.com/procblocking/procblocking/internal/testkit/botapitest"
 )
 
 // copies counts how many messages carry each of batch(n)'s events (merged

@@ -13,7 +13,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/botapitest"
+	"github.com/procblocking/procblocking/internal/testkit/botapitest"
 )
 
 func mkfifo(path string) error { return syscall.Mkfifo(path, 0o600) }

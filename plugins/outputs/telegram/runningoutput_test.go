@@ -7,7 +7,7 @@ import (
 	"github.com/influxdata/telegraf/models"
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/botapitest"
+	"github.com/procblocking/procblocking/internal/testkit/botapitest"
 )
 
 // TestDeliveredOnceThroughTelegrafBuffer drives the plugin through Telegraf's

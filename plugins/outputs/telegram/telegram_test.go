@@ -21,7 +21,7 @@ import (
 	"github.com/influxdata/telegraf/metric"
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/botapitest"
+	"github.com/procblocking/procblocking/internal/testkit/botapitest"
 )
 
 func TestSampleConfig(t *testing.T) {

@@ -8,7 +8,8 @@ import (
 // EventKind classifies a delivered message by its first character as the
 // chat shows it, the emoji every alertstate event starts with (never by its
 // words, which depend on the language and the templates): "alert",
-// "realert", "recovery", "scan_failed", "scan_recovered", else "other". The
+// "realert", "recovery", "scan_failed", "scan_recovered", "source_silent",
+// "source_back", "status", and the notes "snooze" and "ack", else "other". The
 // text is as sent: markup such as the bold first line is not part of what
 // the chat shows.
 func EventKind(text string) string {
@@ -31,6 +32,16 @@ func EventKind(text string) string {
 		return "scan_failed"
 	case '🟢':
 		return "scan_recovered"
+	case '🔇':
+		return "source_silent"
+	case '📡':
+		return "source_back"
+	case '📋':
+		return "status"
+	case '🔕':
+		return "snooze"
+	case '✔':
+		return "ack"
 	default:
 		return "other"
 	}

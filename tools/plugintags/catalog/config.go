@@ -1,4 +1,4 @@
-package plugintags
+package catalog
 
 import (
 	"bytes"

@@ -1,10 +1,10 @@
-// Package plugintags turns Telegraf configurations into the build tags that
+// Package catalog turns Telegraf configurations into the build tags that
 // compile the plugins they use into a binary, as Telegraf's own
 // tools/custom_builder does for Telegraf: every upstream plugin is registered
 // from plugins/<type>/all/<name>.go behind the constraint
 // `!custom || <type> || <type>.<name>`, so `-tags custom,inputs.cpu` compiles
 // in the cpu input and no other.
-package plugintags
+package catalog
 
 import (
 	"bufio"
