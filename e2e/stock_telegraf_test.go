@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/testkit/botapitest"
-	"github.com/procblocking/procblocking/tools/plugintags/catalog"
 	"github.com/procblocking/procblocking/internal/testkit/proctest"
+	"github.com/procblocking/procblocking/tools/plugintags/catalog"
 )
 
 // stockCooldown is alertstate's cooldown in this test: the shortest gap

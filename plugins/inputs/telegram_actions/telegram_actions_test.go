@@ -12,8 +12,8 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
-	"github.com/procblocking/procblocking/internal/testkit/botapitest"
 	"github.com/procblocking/procblocking/internal/chatactions"
+	"github.com/procblocking/procblocking/internal/testkit/botapitest"
 )
 
 const (
