@@ -134,6 +134,8 @@ func (s *sender) deliverNote(ctx context.Context, ev event) error {
 		case err == nil, errors.As(err, &apiErr) && apiErr.is("message is not modified"):
 			s.pace.book()
 			s.endOutage()
+			s.threads.setNote(id, ev.Text)
+			s.threads.save()
 			s.queue.done(ev.Seq)
 			return nil
 		case ctx.Err() != nil:

@@ -105,3 +105,21 @@ func TestLanguageRefused(t *testing.T) {
 	p.Language = "de"
 	require.ErrorContains(t, p.Init(), `invalid 'language' "de": want "en" or "ru"`)
 }
+
+// With edit_alert_on_recovery, marking the alert resolved keeps the note of
+// who snoozed it: the thread records the note with the alert's text.
+func TestResolvedAlertKeepsItsNote(t *testing.T) {
+	srv := newServer(t)
+	p := newPlugin(t, srv.URL(), withButtons, func(t *Telegram) { t.EditAlertOnRecovery = true })
+	queueWrite(t, p, []telegraf.Metric{alertEvent("alert", "🚨 Blocking process on ci-7\nPID 4001", 1)})
+	waitMessages(t, srv, 1)
+	queueWrite(t, p, []telegraf.Metric{noteEvent("snooze", "🔕 Snoozed by @alice until 14:30", 1)})
+	require.Eventually(t, func() bool { return srv.Messages()[0].Edits == 1 }, 30*time.Second, 5*time.Millisecond)
+
+	queueWrite(t, p, []telegraf.Metric{alertEvent("recovery", "✅ recovered", 1)})
+	waitMessages(t, srv, 2)
+	require.Eventually(t, func() bool { return srv.Messages()[0].Edits == 2 }, 30*time.Second, 5*time.Millisecond)
+	m := srv.Messages()[0]
+	require.Equal(t, "<b>"+resolvedMark+"🚨 Blocking process on ci-7</b>\nPID 4001\n\n🔕 Snoozed by @alice until 14:30", m.EditedText)
+	require.Nil(t, m.Keyboard, "nothing is left to act on")
+}

@@ -550,7 +550,11 @@ func (s *sender) recordThreads(evs []event, messageID int64) []threadRef {
 // resolvedMark. Best effort: a failure is logged and not retried, except
 // once after a 429.
 func (s *sender) resolve(ctx context.Context, ref threadRef) {
-	r := render(resolvedMark+ref.Text, maxTextRunes)
+	text := ref.Text
+	if ref.Note != "" {
+		text += separator + ref.Note // who acted stays on the alert
+	}
+	r := render(resolvedMark+text, maxTextRunes)
 	req := &editMessageTextRequest{
 		ChatID: ref.Chat, MessageID: ref.MessageID, Text: r.html, ParseMode: "HTML",
 		LinkPreviewOptions: &linkPreviewOptions{IsDisabled: true},

@@ -34,8 +34,14 @@ type threadRef struct {
 	// Text is the alert's message, kept to mark it resolved on recovery
 	// (edit_alert_on_recovery) when the message carried that alert only.
 	Text string `json:"text,omitempty"`
+	// Note is the last note from the chat (an ack, a snooze) shown under
+	// Text, kept so that marking the alert resolved does not erase it.
+	Note string `json:"note,omitempty"`
 	At   int64  `json:"at"` // unix seconds it was recorded: the oldest go first when full
 }
+
+// size is what a thread counts against maxThreadTextBytes.
+func (r threadRef) size() int { return len(r.Text) + len(r.Note) }
 
 type threadFile struct {
 	Version int                  `json:"version"`
@@ -88,7 +94,7 @@ func (t *threads) decode(data []byte) error {
 			return fmt.Errorf("invalid entry %q", id)
 		}
 		t.refs[id] = ref
-		t.bytes += len(ref.Text)
+		t.bytes += ref.size()
 	}
 	return nil
 }
@@ -101,11 +107,21 @@ func (t *threads) lookup(alertID string) (threadRef, bool) {
 // record points each of alertIDs at ref.
 func (t *threads) record(alertIDs []string, ref threadRef) {
 	for _, id := range alertIDs {
-		t.bytes -= len(t.refs[id].Text)
+		t.bytes -= t.refs[id].size()
 		t.refs[id] = ref
-		t.bytes += len(ref.Text)
+		t.bytes += ref.size()
 	}
 	t.evict()
+}
+
+// setNote records the note now shown under the alert's text.
+func (t *threads) setNote(alertID, note string) {
+	if ref, ok := t.refs[alertID]; ok {
+		t.bytes -= ref.size()
+		ref.Note = note
+		t.refs[alertID] = ref
+		t.bytes += ref.size()
+	}
 }
 
 // forget drops alertIDs (their job recovered) and returns what they were.
@@ -114,7 +130,7 @@ func (t *threads) forget(alertIDs []string) map[string]threadRef {
 	for _, id := range alertIDs {
 		if ref, ok := t.refs[id]; ok {
 			gone[id] = ref
-			t.bytes -= len(ref.Text)
+			t.bytes -= ref.size()
 			delete(t.refs, id)
 		}
 	}
@@ -134,7 +150,7 @@ func (t *threads) evict() {
 		if len(t.refs) <= maxThreads*9/10 && t.bytes <= maxThreadTextBytes*9/10 {
 			break
 		}
-		t.bytes -= len(t.refs[id].Text)
+		t.bytes -= t.refs[id].size()
 		delete(t.refs, id)
 	}
 }
