@@ -123,3 +123,19 @@ func TestResolvedAlertKeepsItsNote(t *testing.T) {
 	require.Equal(t, "<b>"+resolvedMark+"🚨 Blocking process on ci-7</b>\nPID 4001\n\n🔕 Snoozed by @alice until 14:30", m.EditedText)
 	require.Nil(t, m.Keyboard, "nothing is left to act on")
 }
+
+// The answer to /status replies to the command, whether or not messages are
+// threaded.
+func TestStatusAnswerRepliesToTheCommand(t *testing.T) {
+	srv := newServer(t)
+	p := newPlugin(t, srv.URL(), withButtons, func(t *Telegram) { t.ThreadReplies = false })
+	queueWrite(t, p, []telegraf.Metric{alertEvent("alert", "🚨 Blocking process on ci-7\nPID 4001", 1)})
+	command := waitMessages(t, srv, 1)[0].MessageID
+	status := metric.New("procblocking_alert", map[string]string{"event": "status"},
+		map[string]interface{}{"message": "📋 Stuck jobs: 1", "count": int64(1), "request_message_id": command},
+		time.Unix(1_700_000_200, 0))
+	queueWrite(t, p, []telegraf.Metric{status})
+	msgs := waitMessages(t, srv, 2)
+	require.Equal(t, "<b>📋 Stuck jobs: 1</b>", msgs[1].Text)
+	require.Equal(t, command, msgs[1].ReplyTo)
+}

@@ -41,6 +41,11 @@ func (t *Telegram) toEvent(m telegraf.Metric) (event, bool) {
 			ev.AlertIDs = append(ev.AlertIDs, strings.Fields(s)...)
 		}
 	}
+	if id, ok := m.GetField("request_message_id"); ok {
+		if id, ok := id.(int64); ok && id > 0 {
+			ev.ReplyTo = id
+		}
+	}
 	return ev, true
 }
 

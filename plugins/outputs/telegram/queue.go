@@ -31,6 +31,9 @@ type event struct {
 	// AlertIDs is the alert_id of a job's event, or the alert_ids of a
 	// digest: the jobs whose thread the event belongs to.
 	AlertIDs []string `json:"alert_ids,omitempty"`
+	// ReplyTo is the message the event answers (the /status command of a
+	// status event); 0: none.
+	ReplyTo int64 `json:"reply_to,omitempty"`
 }
 
 // queue holds the events waiting for delivery, oldest first, in memory and,

@@ -467,10 +467,15 @@ func (s *sender) silentAll(evs []event) bool {
 	return len(evs) > 0
 }
 
-// replyTo is the reply that threads a message: to the first alert of the
-// jobs its realerts and recoveries belong to, when they all belong to one
-// message of this chat. An alert starts a thread and replies to nothing.
+// replyTo is the message a message replies to: the question an answer
+// answers (/status), else the first alert of the jobs its realerts and
+// recoveries belong to, when they all belong to one message of this chat.
+// An alert starts a thread and replies to nothing.
 func (s *sender) replyTo(evs []event) *replyParameters {
+	if len(evs) == 1 && evs[0].ReplyTo != 0 {
+		// An answer replies to its question (/status), threads or not.
+		return &replyParameters{MessageID: evs[0].ReplyTo, AllowSendingWithoutReply: true}
+	}
 	if !s.replies {
 		return nil
 	}
