@@ -180,6 +180,9 @@ func (a *AlertState) logNotice(n machine.Notice) {
 	case machine.NoticeClockBack:
 		a.Log.Warnf("Stored times of source %s lay up to %s after its metrics' time (the clock stepped back?): taken as now",
 			describeTags(n.SourceTags), n.By)
+	case machine.NoticeShortScans:
+		a.Log.Warnf("Scans of source %s keep coming with fewer process metrics than they report (%d of %d): they are taken as complete again. Are procblocking metrics filtered out before alertstate?",
+			describeTags(n.SourceTags), n.Arrived, n.Reported)
 	case machine.NoticeForgotten:
 		a.Log.Infof("Forgot source %s, not heard from for %s ('forget_after' is %s): dropped %d alerted job(s) without a recovery",
 			describeTags(n.SourceTags), n.By.Round(time.Second), time.Duration(a.ForgetAfter), n.Jobs)

@@ -108,7 +108,21 @@ func (a *AlertState) closeScan(m telegraf.Metric) []machine.Event {
 	if e, found := m.GetField("error"); found {
 		r.Error, _ = e.(string)
 	}
+	r.Processes = reportedProcesses(m)
 	return a.machine.CloseScan(r)
+}
+
+// reportedProcesses is how many process metrics the scan emitted (its
+// matched processes and their descendants), or -1 when it does not say.
+func reportedProcesses(m telegraf.Metric) int64 {
+	matched, ok1 := m.GetField("matched")
+	descendants, ok2 := m.GetField("descendants")
+	n1, ok3 := matched.(int64)
+	n2, ok4 := descendants.(int64)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return -1
+	}
+	return n1 + n2
 }
 
 func copyTags(tags []*telegraf.Tag) []machine.Tag {

@@ -83,6 +83,9 @@ type ScanResult struct {
 	Time   int64 // unix ns
 	OK     bool
 	Error  string
+	// Processes is how many process metrics the scan reports (its matched
+	// and descendant processes); negative when it does not say.
+	Processes int64
 }
 
 // Snapshot is the state of one job as an event reports it.
@@ -135,6 +138,9 @@ const (
 	// NoticeForgotten: a source not heard from for forget_after was dropped
 	// with its jobs.
 	NoticeForgotten
+	// NoticeShortScans: scans of a source keep coming with fewer process
+	// metrics than they report; they prove jobs gone all the same.
+	NoticeShortScans
 )
 
 // Notice is something worth a log line that is not an event.
@@ -143,6 +149,9 @@ type Notice struct {
 	SourceTags []Tag
 	Jobs       int           // NoticeForgotten: the alerted jobs dropped
 	By         time.Duration // NoticeClockBack: how far in the future; NoticeForgotten: how long not heard from
+	// NoticeShortScans: the process metrics of the last scan that arrived,
+	// and those it reports.
+	Arrived, Reported int64
 }
 
 // Config holds the decided options of the machine.
@@ -199,6 +208,10 @@ type source struct {
 	recovered []Snapshot // recoveries held; AlertsSent 0: the alert too
 	clockBack bool       // within an episode of stored times in the future
 	fleet     sourceFleet
+	// count counts the process metrics of the latest scan (complete.go);
+	// shortScans the scans in a row that came with fewer than they report.
+	count      scanCount
+	shortScans int
 }
 
 // Machine is the alert state machine. It is not safe for concurrent use;
@@ -284,17 +297,22 @@ func (m *Machine) heard(s *source, t int64) {
 // scan of the same source that never got a scan result: they are decided
 // when an observation with a newer timestamp arrives.
 func (m *Machine) Observe(o Observation) []Event {
+	s := m.sources[o.Source]
+	if s != nil {
+		if m.late(s, o.Time) {
+			return nil
+		}
+		s.count.counted(o.Time)
+	}
 	if math.IsNaN(o.JobAge) || math.IsInf(o.JobAge, 0) {
 		return nil
 	}
-	s := m.sources[o.Source]
 	if s == nil {
 		if !(o.JobAge > m.threshold) {
 			return nil
 		}
 		s = m.newSource(o.Source, sourceTags(o.SourceTags))
-	} else if m.late(s, o.Time) {
-		return nil
+		s.count.counted(o.Time)
 	}
 	m.heard(s, o.Time)
 	var flushed []Event
@@ -339,7 +357,9 @@ func (m *Machine) CloseScan(r ScanResult) []Event {
 	m.decide(s, t, &b)
 	var scanEvents []Event
 	if r.OK {
-		m.vanish(s)
+		if m.complete(s, t, r.Processes) {
+			m.vanish(s)
+		}
 		if s.blind {
 			scanEvents = append(scanEvents, Event{Kind: KindScanRecovered, Failures: s.failures})
 			s.blind = false
