@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/influxdata/telegraf/config"
 	httpconfig "github.com/influxdata/telegraf/plugins/common/http"
 )
 
@@ -58,6 +60,47 @@ func CheckProxyURL(raw string) error {
 		return fmt.Errorf("invalid 'http_proxy_url' %q: want an http, https or socks5 URL", u.Redacted())
 	case u.Host == "":
 		return fmt.Errorf("invalid 'http_proxy_url' %q: want a host", u.Redacted())
+	}
+	return nil
+}
+
+// tokenRe is the shape of a bot token. Checking it keeps a stray '/', '?' or
+// '#' from changing the request's URL.
+var tokenRe = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
+
+// CheckTokenAndChatID validates that the token option is set and the
+// chat_id option.
+func CheckTokenAndChatID(token *config.Secret, chatID string) error {
+	if token.Empty() {
+		return errors.New(`invalid 'token' "": want the bot token from @BotFather`)
+	}
+	return CheckChatID(chatID)
+}
+
+// CheckTokenShape validates the token's value, opened from its secret; the
+// error does not show it.
+func CheckTokenShape[T string | []byte](token T) error {
+	var ok bool
+	switch v := any(token).(type) {
+	case string:
+		ok = tokenRe.MatchString(v)
+	case []byte:
+		ok = tokenRe.Match(v)
+	}
+	if !ok {
+		return errors.New("invalid 'token' (the value is not shown): want the form <bot id>:<secret> from @BotFather")
+	}
+	return nil
+}
+
+// CheckAPIURL validates the api_url option.
+func CheckAPIURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("invalid 'api_url' %q: want an http or https URL", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("invalid 'api_url' %q: want no query or fragment", raw)
 	}
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -29,10 +28,6 @@ import (
 
 //go:embed sample.conf
 var sampleConfig string
-
-// tokenRe is the shape of a bot token: a stray '/', '?' or '#' would change
-// the request's URL.
-var tokenRe = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
 
 // maxPollTimeout is the longest long poll Telegram holds.
 const maxPollTimeout = 50 * time.Second
@@ -69,10 +64,7 @@ type TelegramActions struct {
 func (*TelegramActions) SampleConfig() string { return sampleConfig }
 
 func (t *TelegramActions) Init() error {
-	if t.Token.Empty() {
-		return errors.New(`invalid 'token' "": want the bot token from @BotFather`)
-	}
-	if err := botapi.CheckChatID(t.ChatID); err != nil {
+	if err := botapi.CheckTokenAndChatID(&t.Token, t.ChatID); err != nil {
 		return err
 	}
 	if len(t.AllowedUsers) == 0 {
@@ -90,12 +82,8 @@ func (t *TelegramActions) Init() error {
 		return fmt.Errorf("invalid 'language' %q: want \"en\" or \"ru\"", t.Language)
 	}
 	t.texts = texts
-	u, err := url.Parse(t.APIURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("invalid 'api_url' %q: want an http or https URL", t.APIURL)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("invalid 'api_url' %q: want no query or fragment", t.APIURL)
+	if err := botapi.CheckAPIURL(t.APIURL); err != nil {
+		return err
 	}
 	if p := time.Duration(t.PollTimeout); p < time.Second || p > maxPollTimeout {
 		return fmt.Errorf("invalid 'poll_timeout' %q: want 1s to %s", p, maxPollTimeout)
@@ -138,8 +126,8 @@ func (t *TelegramActions) Start(acc telegraf.Accumulator) error {
 	}
 	token := secret.String()
 	secret.Destroy()
-	if !tokenRe.MatchString(token) {
-		return errors.New("invalid 'token' (the value is not shown): want the form <bot id>:<secret> from @BotFather")
+	if err := botapi.CheckTokenShape(token); err != nil {
+		return err
 	}
 	botID, _, _ := strings.Cut(token, ":")
 	release, err := claim(botID)

@@ -9,9 +9,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
-	"regexp"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -24,10 +22,6 @@ import (
 
 //go:embed sample.conf
 var sampleConfig string
-
-// tokenRe is the shape of a bot token. Checking it keeps a stray '/', '?' or
-// '#' from changing the request's URL.
-var tokenRe = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
 
 // Telegram sends alert events to a Telegram chat.
 type Telegram struct {
@@ -67,21 +61,14 @@ type Telegram struct {
 func (*Telegram) SampleConfig() string { return sampleConfig }
 
 func (t *Telegram) Init() error {
-	if t.Token.Empty() {
-		return errors.New(`invalid 'token' "": want the bot token from @BotFather`)
-	}
-	if err := botapi.CheckChatID(t.ChatID); err != nil {
+	if err := botapi.CheckTokenAndChatID(&t.Token, t.ChatID); err != nil {
 		return err
 	}
 	if t.MessageThreadID < 0 {
 		return fmt.Errorf(`invalid 'message_thread_id' "%d": want 0 or a topic id`, t.MessageThreadID)
 	}
-	u, err := url.Parse(t.APIURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("invalid 'api_url' %q: want an http or https URL", t.APIURL)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("invalid 'api_url' %q: want no query or fragment", t.APIURL)
+	if err := botapi.CheckAPIURL(t.APIURL); err != nil {
+		return err
 	}
 	if t.TextField == "" {
 		return errors.New(`invalid 'text_field' "": want the name of the string field to send`)
@@ -124,10 +111,10 @@ func (t *Telegram) Connect() error {
 	if err != nil {
 		return fmt.Errorf("getting 'token': %w", err)
 	}
-	ok := tokenRe.Match(secret.Bytes())
+	err = botapi.CheckTokenShape(secret.Bytes())
 	secret.Destroy()
-	if !ok {
-		return errors.New("invalid 'token' (the value is not shown): want the form <bot id>:<secret> from @BotFather")
+	if err != nil {
+		return err
 	}
 	qf, st, threadsPath, err := t.openState()
 	if err != nil {
