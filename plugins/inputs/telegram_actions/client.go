@@ -1,105 +1,51 @@
 package telegram_actions
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
-	"github.com/influxdata/telegraf/config"
+	"github.com/procblocking/procblocking/internal/botapi"
 )
 
-// client is a small Bot API client for the updates side. The token is
-// opened for each request and never kept in plain, nor shown in an error.
+// client is a small Bot API client for the updates side.
 type client struct {
-	baseURL string
-	token   *config.Secret
-	http    *http.Client
+	api     *botapi.Client
 	timeout time.Duration
-	secrets []string // other strings never to show (a proxy's password)
 }
 
-func newClient(baseURL string, token *config.Secret, transport *http.Transport, timeout time.Duration) *client {
-	return &client{
-		baseURL: strings.TrimRight(baseURL, "/"),
-		token:   token,
-		timeout: timeout,
-		http: &http.Client{
-			Transport: transport,
-			// A redirect would carry the token's path to wherever it points.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
-}
-
-func (c *client) close() { c.http.CloseIdleConnections() }
+func (c *client) close() { c.api.Close() }
 
 // apiError is an answer of the Bot API other than ok.
-type apiError struct {
-	Code        int
-	Description string
-	RetryAfter  time.Duration
-}
-
-func (e *apiError) Error() string {
-	return fmt.Sprintf("telegram API error %d: %s", e.Code, e.Description)
-}
+type apiError = botapi.APIError
 
 // call posts params to method within wait (the client's timeout plus what
 // the method holds the request, for a long poll) and decodes the result.
 func (c *client) call(ctx context.Context, method string, params, result any, wait time.Duration) error {
-	body, err := json.Marshal(params)
-	if err != nil {
-		return fmt.Errorf("encoding %s request: %w", method, err)
-	}
-	secret, err := c.token.Get()
-	if err != nil {
-		return fmt.Errorf("getting 'token': %w", err)
-	}
-	token := secret.String()
-	secret.Destroy()
-
 	ctx, cancel := context.WithTimeout(ctx, c.timeout+wait)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+"/bot"+token+"/"+method, bytes.NewReader(body))
-	if err != nil {
-		return c.scrub(method, err, token)
+	resp, err := c.api.Post(ctx, method, params, 0)
+	var rerr *botapi.RequestError
+	var unread *botapi.ReadError
+	switch {
+	case errors.As(err, &rerr):
+		return fmt.Errorf("%s: %s", method, rerr.Msg)
+	case errors.As(err, &unread):
+		return fmt.Errorf("%s: %s", method, unread.Msg)
+	case err != nil:
+		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.scrub(method, err, token)
+	var ans botapi.Answer[json.RawMessage]
+	if err := json.Unmarshal(resp.Body, &ans); err != nil {
+		return &apiError{Code: resp.Status, Description: fmt.Sprintf("undecodable answer to %s (HTTP %d %s)", method, resp.Status, http.StatusText(resp.Status))}
 	}
-	defer func() { _ = resp.Body.Close() }() // read whole: nothing to report
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return c.scrub(method, err, token)
-	}
-	var ans struct {
-		OK          bool            `json:"ok"`
-		ErrorCode   int             `json:"error_code"`
-		Description string          `json:"description"`
-		Result      json.RawMessage `json:"result"`
-		Parameters  *struct {
-			RetryAfter int `json:"retry_after"`
-		} `json:"parameters"`
-	}
-	if err := json.Unmarshal(raw, &ans); err != nil {
-		return &apiError{Code: resp.StatusCode, Description: fmt.Sprintf("undecodable answer to %s (HTTP %d %s)", method, resp.StatusCode, http.StatusText(resp.StatusCode))}
-	}
-	if !ans.OK || resp.StatusCode != http.StatusOK {
-		e := &apiError{Code: ans.ErrorCode, Description: ans.Description}
-		if e.Code == 0 || e.Code == http.StatusOK {
-			e.Code = resp.StatusCode
-		}
-		if ans.Parameters != nil {
-			e.RetryAfter = time.Duration(ans.Parameters.RetryAfter) * time.Second
+	if !ans.OK || resp.Status != http.StatusOK {
+		e := ans.Err(resp.Status)
+		if e.Code == http.StatusOK {
+			e.Code = resp.Status
 		}
 		return e
 	}
@@ -110,22 +56,6 @@ func (c *client) call(ctx context.Context, method string, params, result any, wa
 		return fmt.Errorf("decoding %s result: %w", method, err)
 	}
 	return nil
-}
-
-// scrub turns an error of net/http into one without the token.
-func (c *client) scrub(method string, err error, token string) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	msg := err.Error()
-	for _, s := range append([]string{token}, c.secrets...) {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "<token>")
-			msg = strings.ReplaceAll(msg, url.PathEscape(s), "<token>")
-		}
-	}
-	return fmt.Errorf("%s: %s", method, msg)
 }
 
 type user struct {

@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,15 +22,12 @@ import (
 	httpconfig "github.com/influxdata/telegraf/plugins/common/http"
 	"github.com/influxdata/telegraf/plugins/inputs"
 
+	"github.com/procblocking/procblocking/internal/botapi"
 	"github.com/procblocking/procblocking/internal/statedir"
 )
 
 //go:embed sample.conf
 var sampleConfig string
-
-// tokenRe is the shape of a bot token: a stray '/', '?' or '#' would change
-// the request's URL.
-var tokenRe = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
 
 // maxPollTimeout is the longest long poll Telegram holds.
 const maxPollTimeout = 50 * time.Second
@@ -69,11 +64,8 @@ type TelegramActions struct {
 func (*TelegramActions) SampleConfig() string { return sampleConfig }
 
 func (t *TelegramActions) Init() error {
-	if t.Token.Empty() {
-		return errors.New(`invalid 'token' "": want the bot token from @BotFather`)
-	}
-	if !validChatID(t.ChatID) {
-		return fmt.Errorf("invalid 'chat_id' %q: want a numeric id or @channelname", t.ChatID)
+	if err := botapi.CheckTokenAndChatID(&t.Token, t.ChatID); err != nil {
+		return err
 	}
 	if len(t.AllowedUsers) == 0 {
 		return errors.New("invalid 'allowed_users' []: list the Telegram user ids allowed to act (a press of anyone else is answered \"not allowed\" with their id)")
@@ -90,12 +82,8 @@ func (t *TelegramActions) Init() error {
 		return fmt.Errorf("invalid 'language' %q: want \"en\" or \"ru\"", t.Language)
 	}
 	t.texts = texts
-	u, err := url.Parse(t.APIURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("invalid 'api_url' %q: want an http or https URL", t.APIURL)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("invalid 'api_url' %q: want no query or fragment", t.APIURL)
+	if err := botapi.CheckAPIURL(t.APIURL); err != nil {
+		return err
 	}
 	if p := time.Duration(t.PollTimeout); p < time.Second || p > maxPollTimeout {
 		return fmt.Errorf("invalid 'poll_timeout' %q: want 1s to %s", p, maxPollTimeout)
@@ -113,41 +101,11 @@ func (t *TelegramActions) Init() error {
 	if fi, err := os.Stat(t.OffsetFile); err == nil && fi.IsDir() {
 		return fmt.Errorf("invalid 'offset_file' %q: is a directory", t.OffsetFile)
 	}
-	if err := checkProxyURL(t.HTTPProxyURL); err != nil {
+	if err := botapi.CheckTransport(&t.TransportConfig); err != nil {
 		return err
-	}
-	if _, err := t.ClientConfig.TLSConfig(); err != nil {
-		return fmt.Errorf("invalid TLS options ('tls_ca', 'tls_cert', 'tls_key', ...): %w", err)
 	}
 	if t.now == nil {
 		t.now = time.Now
-	}
-	return nil
-}
-
-func validChatID(id string) bool {
-	if name, ok := strings.CutPrefix(id, "@"); ok {
-		return name != "" && !strings.ContainsAny(name, " \t\r\n/")
-	}
-	_, err := strconv.ParseInt(id, 10, 64)
-	return err == nil
-}
-
-// checkProxyURL validates http_proxy_url; the error shows the URL without
-// its password.
-func checkProxyURL(raw string) error {
-	if raw == "" {
-		return nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return errors.New("invalid 'http_proxy_url': not a URL (the value is not shown: it may hold a password)")
-	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5":
-		return fmt.Errorf("invalid 'http_proxy_url' %q: want an http, https or socks5 URL", u.Redacted())
-	case u.Host == "":
-		return fmt.Errorf("invalid 'http_proxy_url' %q: want a host", u.Redacted())
 	}
 	return nil
 }
@@ -168,8 +126,8 @@ func (t *TelegramActions) Start(acc telegraf.Accumulator) error {
 	}
 	token := secret.String()
 	secret.Destroy()
-	if !tokenRe.MatchString(token) {
-		return errors.New("invalid 'token' (the value is not shown): want the form <bot id>:<secret> from @BotFather")
+	if err := botapi.CheckTokenShape(token); err != nil {
+		return err
 	}
 	botID, _, _ := strings.Cut(token, ":")
 	release, err := claim(botID)
@@ -256,35 +214,13 @@ func (t *TelegramActions) stop() {
 }
 
 // newClient builds the Bot API client on Telegraf's HTTP transport (proxy,
-// TLS). An explicit http_proxy_url wins over use_system_proxy.
+// TLS). The calls set their own deadline: a long poll holds the request.
 func (t *TelegramActions) newClient() (*client, error) {
-	tc := t.TransportConfig
-	if tc.HTTPProxyURL != "" {
-		tc.UseSystemProxy = false
-	}
-	transport, err := tc.CreateTransport()
+	api, err := botapi.NewClient(t.APIURL, &t.Token, t.TransportConfig, 0)
 	if err != nil {
-		return nil, fmt.Errorf("setting up the HTTP transport: %w", scrubProxy(err, t.HTTPProxyURL))
+		return nil, err
 	}
-	c := newClient(t.APIURL, &t.Token, transport, time.Duration(t.Timeout))
-	if u, err := url.Parse(t.HTTPProxyURL); err == nil && t.HTTPProxyURL != "" {
-		if pw, ok := u.User.Password(); ok {
-			c.secrets = append(c.secrets, pw)
-		}
-	}
-	return c, nil
-}
-
-// scrubProxy keeps the proxy URL's password out of an error.
-func scrubProxy(err error, proxyURL string) error {
-	u, perr := url.Parse(proxyURL)
-	if perr != nil || u.User == nil {
-		return err
-	}
-	if pw, ok := u.User.Password(); ok && pw != "" {
-		return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
-	}
-	return err
+	return &client{api: api, timeout: time.Duration(t.Timeout)}, nil
 }
 
 func init() {

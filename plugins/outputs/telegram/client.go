@@ -1,25 +1,17 @@
 package telegram
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
-	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/influxdata/telegraf/config"
+	"github.com/procblocking/procblocking/internal/botapi"
 )
-
-// redacted replaces the token (and a proxy's password) wherever it could
-// show up in an error.
-const redacted = "<token>"
 
 // sendMessageRequest is the JSON body of sendMessage.
 type sendMessageRequest struct {
@@ -54,31 +46,11 @@ type editMessageTextRequest struct {
 	ReplyMarkup        *inlineKeyboard     `json:"reply_markup,omitempty"`
 }
 
-// apiResponse is the envelope of every Bot API answer.
-type apiResponse struct {
-	OK          bool   `json:"ok"`
-	ErrorCode   int    `json:"error_code"`
-	Description string `json:"description"`
-	Result      *struct {
-		MessageID int64 `json:"message_id"`
-	} `json:"result"`
-	Parameters *struct {
-		RetryAfter      int   `json:"retry_after"`
-		MigrateToChatID int64 `json:"migrate_to_chat_id"`
-	} `json:"parameters"`
-}
-
 // apiError is an answer of the Bot API other than ok, or an answer that could
-// not be decoded (Code is then the HTTP status).
+// not be decoded (Code is then the HTTP status), with the output's reading
+// of it.
 type apiError struct {
-	Code        int
-	Description string
-	RetryAfter  time.Duration
-	MigrateTo   int64 // the new id of a group upgraded to a supergroup
-}
-
-func (e *apiError) Error() string {
-	return fmt.Sprintf("telegram API error %d: %s", e.Code, e.Description)
+	botapi.APIError
 }
 
 // dropped reports whether retrying cannot help: a message refused for its
@@ -152,34 +124,13 @@ func (e *unreadableAnswer) Error() string {
 	return fmt.Sprintf("HTTP %d with an unreadable body: %v", e.status, e.err)
 }
 
-// client is a small Bot API client. It never keeps the token in plain: the
-// secret is opened for each request, used to build the URL and destroyed.
+// client is the output's Bot API client: the methods it calls, and what
+// their answers mean for the delivery.
 type client struct {
-	baseURL string
-	token   *config.Secret
-	http    *http.Client
-	// secrets are other strings that must never appear in an error (the
-	// password of the proxy's URL).
-	secrets []string
-	// proxy names the proxy in transport errors (without credentials): a
-	// "Forbidden" is then known to be the proxy's.
-	proxy string
+	api *botapi.Client
 }
 
-func newClient(baseURL string, token *config.Secret, transport *http.Transport, timeout time.Duration) *client {
-	return &client{
-		baseURL: strings.TrimRight(baseURL, "/"),
-		token:   token,
-		http: &http.Client{
-			Transport: transport,
-			Timeout:   timeout,
-			// A redirect would carry the token's path to wherever it points.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
-}
-
-func (c *client) close() { c.http.CloseIdleConnections() }
+func (c *client) close() { c.api.Close() }
 
 // sendMessage posts one message within timeout (0: the client's) and
 // returns its message_id. The error is an *apiError when the API answered
@@ -196,118 +147,55 @@ func (c *client) editMessageText(ctx context.Context, msg *editMessageTextReques
 }
 
 func (c *client) call(ctx context.Context, method string, msg any, timeout time.Duration) (int64, error) {
-	// Without the HTML escaping of encoding/json: "<b>" rather than
-	// "\u003cb\u003e", the same to Telegram and readable in a dump.
-	var body bytes.Buffer
-	enc := json.NewEncoder(&body)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(msg); err != nil {
-		return 0, fmt.Errorf("encoding %s request: %w", method, err)
+	resp, err := c.api.Post(ctx, method, msg, timeout)
+	var rerr *botapi.RequestError
+	var unread *botapi.ReadError
+	switch {
+	case errors.As(err, &rerr):
+		return 0, &transportError{msg: rerr.Error(), timeout: rerr.Timeout, sent: rerr.Sent}
+	case errors.As(err, &unread):
+		if takenAnswer(resp) {
+			return 0, &unreadableAnswer{status: resp.Status, err: unread}
+		}
+		return 0, &transportError{msg: fmt.Sprintf("reading %s answer (HTTP %d): %v", method, resp.Status, unread)}
+	case err != nil:
+		return 0, err
 	}
-
-	secret, err := c.token.Get()
-	if err != nil {
-		return 0, fmt.Errorf("getting 'token': %w", err)
-	}
-	token := secret.String()
-	secret.Destroy()
-
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+"/bot"+token+"/"+method, &body)
-	if err != nil {
-		return 0, c.scrub(method, err, token)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	var sent atomic.Bool
-	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) { sent.Store(info.Err == nil) },
-	}))
-	hc := c.http
-	if timeout > 0 {
-		longer := *c.http // the same transport, another timeout
-		longer.Timeout = timeout
-		hc = &longer
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		terr := c.scrub(method, err, token)
-		terr.sent = sent.Load()
-		return 0, terr
-	}
-	id, err := decodeAnswer(method, resp)
-	_ = resp.Body.Close() // read already: nothing to report
-	return id, err
+	return decodeAnswer(resp)
 }
 
-// scrub turns an error of net/http into one that cannot hold the token: the
-// URL of a *url.Error is replaced by the method's name and any remaining
-// occurrence of the token or another secret is masked.
-func (c *client) scrub(method string, err error, token string) *transportError {
-	op := "POST"
-	var timeout bool
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		op = ue.Op
-		timeout = ue.Timeout()
-		err = ue.Err
-	}
-	msg := err.Error()
-	for _, s := range append([]string{token}, c.secrets...) {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, redacted)
-			msg = strings.ReplaceAll(msg, url.PathEscape(s), redacted)
-			msg = strings.ReplaceAll(msg, url.QueryEscape(s), redacted)
-		}
-	}
-	via := ""
-	if c.proxy != "" {
-		via = " through the proxy " + c.proxy
-	}
-	return &transportError{msg: fmt.Sprintf("%s %s%s: %s", op, method, via, msg), timeout: timeout}
+// takenAnswer reports Telegram's "taken": a body cut short after it (a reset
+// connection) loses the message_id, not the message.
+func takenAnswer(resp *botapi.Response) bool {
+	return resp.Status/100 == 2 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json")
 }
 
-func decodeAnswer(method string, resp *http.Response) (int64, error) {
-	// A 2xx is Telegram's "taken": a body cut short after it (a reset
-	// connection) loses the message_id, not the message.
-	accepted := resp.StatusCode/100 == 2 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json")
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		if accepted {
-			return 0, &unreadableAnswer{status: resp.StatusCode, err: err}
-		}
-		return 0, &transportError{msg: fmt.Sprintf("reading %s answer (HTTP %d): %v", method, resp.StatusCode, err)}
-	}
-	var ans apiResponse
-	if err := json.Unmarshal(raw, &ans); err != nil {
+func decodeAnswer(resp *botapi.Response) (int64, error) {
+	var ans botapi.Answer[*struct {
+		MessageID int64 `json:"message_id"`
+	}]
+	if err := json.Unmarshal(resp.Body, &ans); err != nil {
 		var syntax *json.SyntaxError
-		if accepted && (errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF)) {
-			return 0, &unreadableAnswer{status: resp.StatusCode, err: err}
+		if takenAnswer(resp) && (errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF)) {
+			return 0, &unreadableAnswer{status: resp.Status, err: err}
 		}
-		return 0, &apiError{Code: resp.StatusCode, Description: fmt.Sprintf("undecodable answer (HTTP %d %s)", resp.StatusCode, http.StatusText(resp.StatusCode))}
+		return 0, &apiError{botapi.APIError{Code: resp.Status, Description: fmt.Sprintf("undecodable answer (HTTP %d %s)", resp.Status, http.StatusText(resp.Status))}}
 	}
-	if ans.OK && resp.StatusCode == http.StatusOK {
+	if ans.OK && resp.Status == http.StatusOK {
 		var id int64
 		if ans.Result != nil {
 			id = ans.Result.MessageID
 		}
 		return id, nil
 	}
-	e := &apiError{Code: ans.ErrorCode, Description: ans.Description}
-	if e.Code == 0 {
-		e.Code = resp.StatusCode
-	}
+	e := &apiError{*ans.Err(resp.Status)}
 	if e.Code == http.StatusOK {
 		// ok=false or a status other than 200 with an error_code of 200:
 		// not an answer Telegram gives; retry rather than lose the event.
 		e.Code = http.StatusBadGateway
 	}
 	if e.Description == "" {
-		e.Description = http.StatusText(resp.StatusCode)
-	}
-	if p := ans.Parameters; p != nil {
-		if p.RetryAfter > 0 {
-			e.RetryAfter = time.Duration(p.RetryAfter) * time.Second
-		}
-		e.MigrateTo = p.MigrateToChatID
+		e.Description = http.StatusText(resp.Status)
 	}
 	return 0, e
 }

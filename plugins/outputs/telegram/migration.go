@@ -7,6 +7,7 @@ import (
 	"io/fs"
 
 	"github.com/procblocking/procblocking/internal/atomicfile"
+	"github.com/procblocking/procblocking/internal/botapi"
 )
 
 // migrationFileVersion is the format of chat.json.
@@ -41,7 +42,7 @@ func loadMigration(path, chatID string) (string, error) {
 	if m.Version != migrationFileVersion {
 		return "", fmt.Errorf("format version %d, want %d", m.Version, migrationFileVersion)
 	}
-	if m.From != chatID || !validChatID(m.To) {
+	if m.From != chatID || !botapi.ValidChatID(m.To) {
 		return "", nil // another chat now: the configuration changed
 	}
 	return m.To, nil

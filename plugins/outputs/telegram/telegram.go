@@ -9,25 +9,19 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
-	"regexp"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	httpconfig "github.com/influxdata/telegraf/plugins/common/http"
 	"github.com/influxdata/telegraf/plugins/outputs"
+
+	"github.com/procblocking/procblocking/internal/botapi"
 )
 
 //go:embed sample.conf
 var sampleConfig string
-
-// tokenRe is the shape of a bot token. Checking it keeps a stray '/', '?' or
-// '#' from changing the request's URL.
-var tokenRe = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
 
 // Telegram sends alert events to a Telegram chat.
 type Telegram struct {
@@ -67,21 +61,14 @@ type Telegram struct {
 func (*Telegram) SampleConfig() string { return sampleConfig }
 
 func (t *Telegram) Init() error {
-	if t.Token.Empty() {
-		return errors.New(`invalid 'token' "": want the bot token from @BotFather`)
-	}
-	if !validChatID(t.ChatID) {
-		return fmt.Errorf("invalid 'chat_id' %q: want a numeric id or @channelname", t.ChatID)
+	if err := botapi.CheckTokenAndChatID(&t.Token, t.ChatID); err != nil {
+		return err
 	}
 	if t.MessageThreadID < 0 {
 		return fmt.Errorf(`invalid 'message_thread_id' "%d": want 0 or a topic id`, t.MessageThreadID)
 	}
-	u, err := url.Parse(t.APIURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("invalid 'api_url' %q: want an http or https URL", t.APIURL)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("invalid 'api_url' %q: want no query or fragment", t.APIURL)
+	if err := botapi.CheckAPIURL(t.APIURL); err != nil {
+		return err
 	}
 	if t.TextField == "" {
 		return errors.New(`invalid 'text_field' "": want the name of the string field to send`)
@@ -110,40 +97,7 @@ func (t *Telegram) Init() error {
 			return fmt.Errorf("invalid 'state_directory' %q: not a directory", t.StateDirectory)
 		}
 	}
-	if err := checkProxyURL(t.HTTPProxyURL); err != nil {
-		return err
-	}
-	if _, err := t.ClientConfig.TLSConfig(); err != nil {
-		return fmt.Errorf("invalid TLS options ('tls_ca', 'tls_cert', 'tls_key', ...): %w", err)
-	}
-	return nil
-}
-
-func validChatID(id string) bool {
-	if name, ok := strings.CutPrefix(id, "@"); ok {
-		return name != "" && !strings.ContainsAny(name, " \t\r\n/")
-	}
-	_, err := strconv.ParseInt(id, 10, 64)
-	return err == nil
-}
-
-// checkProxyURL validates http_proxy_url; the error shows the URL without
-// its password.
-func checkProxyURL(raw string) error {
-	if raw == "" {
-		return nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return errors.New("invalid 'http_proxy_url': not a URL (the value is not shown: it may hold a password)")
-	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5":
-		return fmt.Errorf("invalid 'http_proxy_url' %q: want an http, https or socks5 URL", u.Redacted())
-	case u.Host == "":
-		return fmt.Errorf("invalid 'http_proxy_url' %q: want a host", u.Redacted())
-	}
-	return nil
+	return botapi.CheckTransport(&t.TransportConfig)
 }
 
 // Connect checks the token's shape, opens the state directory and starts
@@ -157,10 +111,10 @@ func (t *Telegram) Connect() error {
 	if err != nil {
 		return fmt.Errorf("getting 'token': %w", err)
 	}
-	ok := tokenRe.Match(secret.Bytes())
+	err = botapi.CheckTokenShape(secret.Bytes())
 	secret.Destroy()
-	if !ok {
-		return errors.New("invalid 'token' (the value is not shown): want the form <bot id>:<secret> from @BotFather")
+	if err != nil {
+		return err
 	}
 	qf, st, threadsPath, err := t.openState()
 	if err != nil {
@@ -266,38 +220,13 @@ func (t *Telegram) newSender(threads *threads) *sender {
 }
 
 // newClient builds the Bot API client on Telegraf's HTTP transport (proxy,
-// TLS). An explicit http_proxy_url wins over use_system_proxy.
+// TLS).
 func (t *Telegram) newClient() (*client, error) {
-	tc := t.TransportConfig
-	if tc.HTTPProxyURL != "" {
-		tc.UseSystemProxy = false
-	}
-	transport, err := tc.CreateTransport()
+	api, err := botapi.NewClient(t.APIURL, &t.Token, t.TransportConfig, time.Duration(t.Timeout))
 	if err != nil {
-		// Init checked the options; what is left is a file that changed.
-		return nil, fmt.Errorf("setting up the HTTP transport: %w", scrubProxy(err, t.HTTPProxyURL))
+		return nil, err
 	}
-	c := newClient(t.APIURL, &t.Token, transport, time.Duration(t.Timeout))
-	if u, err := url.Parse(t.HTTPProxyURL); err == nil && t.HTTPProxyURL != "" {
-		if pw, ok := u.User.Password(); ok {
-			c.secrets = append(c.secrets, pw)
-		}
-		u.User = nil
-		c.proxy = u.String()
-	}
-	return c, nil
-}
-
-// scrubProxy keeps the proxy URL's password out of an error.
-func scrubProxy(err error, proxyURL string) error {
-	u, perr := url.Parse(proxyURL)
-	if perr != nil || u.User == nil {
-		return err
-	}
-	if pw, ok := u.User.Password(); ok && pw != "" {
-		return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
-	}
-	return err
+	return &client{api: api}, nil
 }
 
 // Close delivers what is queued, for close_timeout at most and only while
