@@ -17,7 +17,7 @@ FUZZTIME ?= 10000x
 # Runs per benchmark; docs/benchmarks.md reports medians over these.
 BENCHCOUNT ?= 5
 
-.PHONY: all build build-full image test test-deps run demo bench fuzz soak lint
+.PHONY: all build build-full image image-modules test test-deps run demo bench fuzz soak lint
 
 all: build
 
@@ -39,6 +39,10 @@ endif
 ## build-full: the binary with every upstream plugin, as stock Telegraf has.
 build-full:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags "custom,$(ALL_PLUGIN_TYPES)" -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/telegraf-procblocking
+
+## image-modules: the list of modules the image's Dockerfile downloads (after a go.mod change).
+image-modules:
+	scripts/image-modules.sh > image-modules.txt
 
 ## image: the container image, with this version (ENGINE=podman to build with podman).
 ENGINE ?= docker

@@ -27,6 +27,12 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 
+step "image-modules.txt lists the modules the image's binary is built from"
+if ! diff -u image-modules.txt <(scripts/image-modules.sh); then
+  echo "image-modules.txt is stale: run make image-modules" >&2
+  exit 1
+fi
+
 step "go vet"
 go vet ./...
 
