@@ -22,7 +22,7 @@ ARG GOPROXY
 # graph names, the rest serving tests and plugins the default build leaves
 # out. A module missing from the list would still be fetched by the build.
 COPY go.mod go.sum image-modules.txt ./
-RUN xargs go mod download < image-modules.txt
+RUN go mod download $(cat image-modules.txt)
 COPY . .
 # .dockerignore keeps .git out of the context: the version comes from here.
 ARG VERSION=dev
