@@ -307,16 +307,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 
-	if resp.Delay > 0 {
-		t := time.NewTimer(resp.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			return
-		case <-s.done:
-			return
-		}
+	if !s.pause(r, resp.Delay) {
+		return
 	}
 	if resp.Status != 0 && resp.Status != http.StatusOK {
 		writeError(w, resp)
@@ -346,19 +338,28 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	writeError(w, Response{Status: apiErr.status, Description: apiErr.desc})
 }
 
+// pause waits d, and tells false when the request or the server ends first.
+func (s *Server) pause(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.done:
+		return false
+	}
+}
+
 // answer writes the answer to a request that was handled, late or cut off
 // when resp says so.
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, resp Response, body map[string]any) {
-	if resp.AnswerDelay > 0 {
-		t := time.NewTimer(resp.AnswerDelay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			return
-		case <-s.done:
-			return
-		}
+	if !s.pause(r, resp.AnswerDelay) {
+		return
 	}
 	if !resp.CutBody {
 		writeJSON(w, http.StatusOK, body)
