@@ -55,8 +55,7 @@ func maskHtpasswdAt(s string, from int) string {
 // dotnet user-secrets and the like. Options between set and NAME are
 // skipped; a VALUE that is an option is not one.
 func maskSetNameValue(s string) string {
-	var out strings.Builder
-	done := 0
+	m := argMasker{s: s}
 	for start, end := nextArg(s, 0); start < len(s); start, end = nextArg(s, end) {
 		if !strings.EqualFold(s[start:end], "set") {
 			continue
@@ -69,17 +68,9 @@ func maskSetNameValue(s string) string {
 		if name == "" || strings.IndexByte(name, '=') >= 0 || !isSecretName(name) {
 			continue
 		}
-		valStart, valEnd := nextArg(s, nameEnd)
-		if valStart == len(s) || s[valStart] == '-' {
-			continue
+		if valEnd, ok := m.maskArgAfter(nameEnd); ok {
+			end = valEnd
 		}
-		out.WriteString(s[done:valStart])
-		out.WriteString(Mask)
-		done, end = valEnd, valEnd
 	}
-	if done == 0 {
-		return s
-	}
-	out.WriteString(s[done:])
-	return out.String()
+	return m.result()
 }

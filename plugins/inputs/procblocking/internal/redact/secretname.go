@@ -113,24 +113,45 @@ func maskKeyValues(s string) string {
 // maskOptionArguments masks the argument after every option that names a
 // secret (--token x, -password x), unless that argument is an option itself.
 func maskOptionArguments(s string) string {
-	var out strings.Builder
-	done := 0
+	m := argMasker{s: s}
 	for start, end := nextArg(s, 0); start < len(s); start, end = nextArg(s, end) {
 		arg := s[start:end]
 		if arg[0] != '-' || strings.IndexByte(arg, '=') >= 0 || !isSecretName(arg) {
 			continue
 		}
-		valStart, valEnd := nextArg(s, end)
-		if valStart == len(s) || s[valStart] == '-' {
-			continue
+		if valEnd, ok := m.maskArgAfter(end); ok {
+			end = valEnd
 		}
-		out.WriteString(s[done:valStart])
-		out.WriteString(Mask)
-		done, end = valEnd, valEnd
 	}
-	if done == 0 {
-		return s
+	return m.result()
+}
+
+// argMasker copies a command line with some of its arguments masked, in
+// order; nothing is copied (or allocated) until one is.
+type argMasker struct {
+	s    string
+	out  strings.Builder
+	done int // s[:done] is in out
+}
+
+// maskArgAfter masks the argument after position from, unless there is
+// none or it is an option itself, and returns its end.
+func (m *argMasker) maskArgAfter(from int) (int, bool) {
+	valStart, valEnd := nextArg(m.s, from)
+	if valStart == len(m.s) || m.s[valStart] == '-' {
+		return from, false
 	}
-	out.WriteString(s[done:])
-	return out.String()
+	m.out.WriteString(m.s[m.done:valStart])
+	m.out.WriteString(Mask)
+	m.done = valEnd
+	return valEnd, true
+}
+
+// result is the command line with the masks, or s itself when none.
+func (m *argMasker) result() string {
+	if m.done == 0 {
+		return m.s
+	}
+	m.out.WriteString(m.s[m.done:])
+	return m.out.String()
 }
