@@ -87,9 +87,9 @@ func startHostile(b *testing.B) {
 }
 
 // hostileConfigs are the inputs the hostile command lines are scanned with:
-// the default named pattern, the substring matcher, the anchored regexes the
-// input README used to recommend, and a regex that is slow on long inputs by
-// construction.
+// the default named pattern, the substring matcher, the anchored regexes a
+// user writes to match "python -m pytest" and "pytest" by hand, and a regex
+// that is slow on long inputs by construction.
 var hostileConfigs = []struct{ name, toml string }{
 	{"default", `
 [[inputs.procblocking]]

@@ -26,7 +26,7 @@ type ProcBlocking struct {
 
 	Log telegraf.Logger `toml:"-"`
 
-	platform
+	state runState
 }
 
 // namedPattern is one [[inputs.procblocking.pattern]] table: a pattern whose

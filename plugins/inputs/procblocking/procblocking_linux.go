@@ -17,8 +17,9 @@ import (
 // command lines need more than their first line of text to match.
 const minRegexMaxBytes = 256
 
-// platform is the run-time state of the plugin on Linux.
-type platform struct {
+// runState is what Init sets up for Gather on Linux: the scanner over the
+// proc root, and what one gather leaves for the next.
+type runState struct {
 	root    string
 	scanner *scanner
 	// hostView is whether the agent sees the host's processes, decided once
@@ -58,43 +59,43 @@ func (p *ProcBlocking) Init() error {
 		return err
 	}
 
-	p.root = p.ProcRoot
-	if p.root == "" {
-		p.root = os.Getenv("HOST_PROC")
+	p.state.root = p.ProcRoot
+	if p.state.root == "" {
+		p.state.root = os.Getenv("HOST_PROC")
 	}
-	if p.root == "" {
-		p.root = "/proc"
+	if p.state.root == "" {
+		p.state.root = "/proc"
 	}
-	if _, err := readBtime(p.root); err != nil {
+	if _, err := readBtime(p.state.root); err != nil {
 		if p.ProcRoot == "" {
-			return fmt.Errorf("invalid 'proc_root' %q: not a proc filesystem (the value comes from $HOST_PROC or the default): %w", p.root, err)
+			return fmt.Errorf("invalid 'proc_root' %q: not a proc filesystem (the value comes from $HOST_PROC or the default): %w", p.state.root, err)
 		}
-		return fmt.Errorf("invalid 'proc_root' %q: not a proc filesystem: %w", p.root, err)
+		return fmt.Errorf("invalid 'proc_root' %q: not a proc filesystem: %w", p.state.root, err)
 	}
 
 	debugf := func(string, ...any) {}
 	if p.Log != nil {
 		debugf = p.Log.Debugf
 	}
-	p.scanner = newScanner(p.root, m, r, debugf)
+	p.state.scanner = newScanner(p.state.root, m, r, debugf)
 	var warnings []string
-	p.hostView, warnings = hostview.Check(p.root)
+	p.state.hostView, warnings = hostview.Check(p.state.root)
 	for _, w := range warnings {
 		if p.Log != nil {
 			p.Log.Warn(w)
 		}
 	}
-	if p.now == nil {
-		p.now = time.Now
+	if p.state.now == nil {
+		p.state.now = time.Now
 	}
-	p.prev = make(map[int64]cpuSample)
+	p.state.prev = make(map[int64]cpuSample)
 	return nil
 }
 
 func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
-	now := p.now()
+	now := p.state.now()
 	started := time.Now()
-	res, err := p.scanner.scan(now.Add(-time.Duration(p.MinAge)).UnixNano())
+	res, err := p.state.scanner.scan(now.Add(-time.Duration(p.MinAge)).UnixNano())
 	durationMs := float64(time.Since(started).Nanoseconds()) / 1e6
 
 	scanFields := map[string]any{
@@ -104,12 +105,12 @@ func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
 		"errors":      res.errors,
 		"duration_ms": durationMs,
 		"ok":          err == nil,
-		"host_view":   p.hostView,
+		"host_view":   p.state.hostView,
 	}
 	if err != nil {
 		// The processor downstream must tell "could not look" from "nothing
 		// is there", so the failure is a metric as well as an error.
-		err = fmt.Errorf("scanning %q: %w", p.root, err)
+		err = fmt.Errorf("scanning %q: %w", p.state.root, err)
 		acc.AddError(err)
 		scanFields["error"] = err.Error()
 		acc.AddFields("procblocking_scan", scanFields, nil, now)
@@ -122,7 +123,7 @@ func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
 	for i := range res.procs {
 		info := &res.procs[i]
 		next[info.pid] = cpuSample{createdAtNs: info.createdAtNs, cpuSeconds: info.cpuSeconds, at: now}
-		if prev, ok := p.prev[info.pid]; ok && prev.createdAtNs == info.createdAtNs {
+		if prev, ok := p.state.prev[info.pid]; ok && prev.createdAtNs == info.createdAtNs {
 			if dt := now.Sub(prev.at).Seconds(); dt > 0 {
 				usage[i], hasUsage[i] = (info.cpuSeconds-prev.cpuSeconds)/dt*100, true
 			}
@@ -180,7 +181,7 @@ func (p *ProcBlocking) Gather(acc telegraf.Accumulator) error {
 		}
 		acc.AddFields("procblocking", fields, tags, now)
 	}
-	p.prev = next
+	p.state.prev = next
 
 	scanFields["matched"] = matched
 	scanFields["descendants"] = descendants

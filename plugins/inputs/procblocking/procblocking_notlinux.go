@@ -4,8 +4,8 @@ package procblocking
 
 import "github.com/influxdata/telegraf"
 
-// platform holds nothing where there is no /proc to scan.
-type platform struct{}
+// runState holds nothing where there is no /proc to scan.
+type runState struct{}
 
 func (p *ProcBlocking) Init() error {
 	p.Log.Warn("Current platform is not supported: the plugin reads /proc, which only Linux has")

@@ -93,7 +93,7 @@ func newFixturePlugin(t *testing.T, root string, modify func(*ProcBlocking)) *Pr
 	p := newPlugin(t)
 	p.Patterns = []string{"pytest"}
 	p.ProcRoot = root
-	p.now = func() time.Time { return fixtureNow }
+	p.state.now = func() time.Time { return fixtureNow }
 	if modify != nil {
 		modify(p)
 	}
@@ -295,10 +295,10 @@ func TestMinAgeSkipsYoungProcessesCheaply(t *testing.T) {
 	clock := fixtureNow
 	p := newFixturePlugin(t, root, func(p *ProcBlocking) {
 		p.MinAge = config.Duration(30 * time.Minute)
-		p.now = func() time.Time { return clock }
+		p.state.now = func() time.Time { return clock }
 	})
 	steps := map[int64][]string{}
-	p.scanner.hook = func(step string, pid int64) { steps[pid] = append(steps[pid], step) }
+	p.state.scanner.hook = func(step string, pid int64) { steps[pid] = append(steps[pid], step) }
 
 	// PID 300 started at fixtureNow: below min_age.
 	acc := gather(t, p, root)
@@ -357,7 +357,7 @@ func cpuUsageOf(t *testing.T, acc *testutil.Accumulator, pid string) (float64, b
 func TestCPUUsageAndPIDReuse(t *testing.T) {
 	root := basicTree(t)
 	clock := fixtureNow
-	p := newFixturePlugin(t, root, func(p *ProcBlocking) { p.now = func() time.Time { return clock } })
+	p := newFixturePlugin(t, root, func(p *ProcBlocking) { p.state.now = func() time.Time { return clock } })
 
 	writeStat(t, root, 100, 1, 1000, 100)
 	_, ok, created := cpuUsageOf(t, gather(t, p, root), "100")
@@ -386,12 +386,12 @@ func TestCPUUsageAndPIDReuse(t *testing.T) {
 	require.InDelta(t, 10.0, usage, 1e-9)
 
 	// Only current matches are remembered: memory stays bounded.
-	require.Contains(t, p.prev, int64(100))
+	require.Contains(t, p.state.prev, int64(100))
 	require.NoError(t, os.RemoveAll(filepath.Join(root, "100")))
 	clock = clock.Add(10 * time.Second)
 	gather(t, p, root)
-	require.NotContains(t, p.prev, int64(100))
-	require.Len(t, p.prev, 2)
+	require.NotContains(t, p.state.prev, int64(100))
+	require.Len(t, p.state.prev, 2)
 }
 
 func scanOf(t *testing.T, acc *testutil.Accumulator) telegraf.Metric {
@@ -489,7 +489,7 @@ func TestProcessVanishesMidScan(t *testing.T) {
 			root := basicTree(t)
 			logger := &testutil.CaptureLogger{Name: "inputs.procblocking"}
 			p := newFixturePlugin(t, root, func(p *ProcBlocking) { p.Log = logger })
-			p.scanner.hook = func(step string, pid int64) {
+			p.state.scanner.hook = func(step string, pid int64) {
 				if step == tt.step && pid == tt.pid {
 					require.NoError(t, os.RemoveAll(filepath.Join(root, tt.remove)))
 				}
@@ -658,7 +658,7 @@ func TestNonMatchingProcessAllocatesNothing(t *testing.T) {
 	parents := parentCache{}
 	name := []byte("200")
 	allocs := testing.AllocsPerRun(100, func() {
-		_, ok := p.scanner.process(dirfd, name, 200, 1700000000, math.MaxInt64, parents, &res)
+		_, ok := p.state.scanner.process(dirfd, name, 200, 1700000000, math.MaxInt64, parents, &res)
 		if ok {
 			panic("200 must not match")
 		}
@@ -711,7 +711,7 @@ func TestHostProcEnv(t *testing.T) {
 	t.Setenv("HOST_PROC", root)
 	p := newPlugin(t)
 	require.NoError(t, p.Init())
-	require.Equal(t, root, p.root)
+	require.Equal(t, root, p.state.root)
 
 	notProc := t.TempDir()
 	t.Setenv("HOST_PROC", notProc)
@@ -789,7 +789,7 @@ patterns = ["tests/x.py"]
 			p := c.Inputs[0].Input.(*ProcBlocking)
 			p.Log = testutil.Logger{}
 			require.NoError(t, p.Init())
-			require.Equal(t, tt.want, p.scanner.matcher.names)
+			require.Equal(t, tt.want, p.state.scanner.matcher.names)
 		})
 	}
 }
@@ -851,7 +851,7 @@ func TestLongAndInvalidCmdlines(t *testing.T) {
 func TestPIDReusedMidScan(t *testing.T) {
 	root := basicTree(t)
 	p := newFixturePlugin(t, root, nil)
-	p.scanner.hook = func(step string, pid int64) {
+	p.state.scanner.hook = func(step string, pid int64) {
 		if step == stepStat && pid == 600 {
 			require.NoError(t, os.Remove(filepath.Join(root, "610", "status")))
 			writeStat(t, root, 600, 1, 0, 360100)

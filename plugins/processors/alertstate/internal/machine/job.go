@@ -48,6 +48,21 @@ func (j *job) snapshot() Snapshot {
 	return s
 }
 
+// jobFrom is the job a stored snapshot describes, last alerted at
+// lastAlert.
+func jobFrom(s Snapshot, lastAlert int64) *job {
+	return &job{
+		id:         s.Job,
+		head:       s.Head,
+		others:     s.Others,
+		alerts:     s.AlertsSent,
+		firstAlert: s.FirstAlertAt,
+		lastAlert:  lastAlert,
+		lastSeen:   s.LastSeenAt,
+		mute:       s.Mute,
+	}
+}
+
 // sourceTags copies a source's tag set, sorted by key, without pid and
 // pattern (which tell processes of one source apart).
 func sourceTags(tags []Tag) []Tag {

@@ -224,18 +224,7 @@ func (m *Machine) Restore(st State) error {
 		s.lastHeard, s.failures, s.blind, s.windowEnd = ss.LastHeardAt, ss.FailedScans, ss.Blind, ss.WindowEnd
 		s.fleet.decidedAt, s.fleet.silentSince = ss.DecidedAt, ss.SilentSince
 		for _, js := range ss.Jobs {
-			j := &job{
-				id:         JobID{PID: js.PID, CreatedAt: js.CreatedAt},
-				head:       js.Head.proc(),
-				alerts:     js.AlertsSent,
-				firstAlert: js.FirstAlertAt,
-				lastAlert:  js.LastAlertAt,
-				lastSeen:   js.LastSeenAt,
-				mute:       js.Mute,
-			}
-			for _, o := range js.Others {
-				j.others = append(j.others, o.proc())
-			}
+			j := jobFrom(js.snapshot(), js.LastAlertAt)
 			if j.alerts == 0 {
 				s.held++
 			}

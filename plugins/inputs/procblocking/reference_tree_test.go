@@ -24,7 +24,7 @@ func TestReferenceTC06Tree(t *testing.T) {
 		p := newPlugin(t)
 		p.Patterns = patterns
 		p.ProcRoot = root
-		p.now = func() time.Time { return now }
+		p.state.now = func() time.Time { return now }
 		require.NoError(t, p.Init())
 		acc := gather(t, p, root)
 		require.Empty(t, acc.Errors)
