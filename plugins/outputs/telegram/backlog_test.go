@@ -12,6 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/testkit/botapitest"
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/botclient"
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/queue"
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/threads"
 )
 
 // testSender is a sender driven step by step on the test's goroutine, with a
@@ -36,23 +39,23 @@ func newTestSender(t *testing.T, apiURL, chatID string) *testSender {
 	var err error
 	p.client, err = p.newClient()
 	require.NoError(t, err)
-	t.Cleanup(p.client.close)
-	p.queue = newQueue(log, nil, queueState{})
-	threads, err := loadThreads("", log)
+	t.Cleanup(p.client.Close)
+	p.queue = queue.New(log)
+	th, err := threads.Load("", log)
 	require.NoError(t, err)
-	return &testSender{sender: p.newSender(threads), clock: clock, log: log, plug: p}
+	return &testSender{sender: p.newSender(th), clock: clock, log: log, plug: p}
 }
 
 // write queues metrics as Write does.
 func (s *testSender) write(t *testing.T, ms []telegraf.Metric) {
 	t.Helper()
-	var evs []event
+	var evs []queue.Event
 	for _, m := range ms {
 		ev, ok := s.plug.toEvent(m)
 		require.True(t, ok)
 		evs = append(evs, ev)
 	}
-	s.queue.push(evs)
+	s.queue.Push(evs)
 }
 
 // drain delivers until the queue is empty and returns the fake time it
@@ -60,7 +63,7 @@ func (s *testSender) write(t *testing.T, ms []telegraf.Metric) {
 func (s *testSender) drain(t *testing.T) time.Duration {
 	t.Helper()
 	start := s.clock.now()
-	for steps := 0; s.queue.len() > 0; steps++ {
+	for steps := 0; s.queue.Len() > 0; steps++ {
 		require.Less(t, steps, 10_000, "the queue does not drain")
 		require.NoError(t, s.deliverNext(context.Background()))
 	}
@@ -102,8 +105,8 @@ func TestBurstToGroupIsMerged(t *testing.T) {
 	require.LessOrEqual(t, took, 2*time.Minute)
 	var seen []string
 	for _, m := range msgs {
-		require.LessOrEqual(t, len([]rune(botapitest.VisibleText(m.Text, "HTML"))), maxTextRunes)
-		seen = append(seen, strings.Split(botapitest.VisibleText(m.Text, "HTML"), separator)...)
+		require.LessOrEqual(t, len([]rune(botapitest.VisibleText(m.Text, "HTML"))), botclient.MaxTextRunes)
+		seen = append(seen, strings.Split(botapitest.VisibleText(m.Text, "HTML"), botclient.Separator)...)
 	}
 	require.Len(t, seen, 300, "every event accounted for")
 	for i, m := range events {
@@ -134,12 +137,12 @@ func TestMergeOnlyWhenBackedUp(t *testing.T) {
 		evs = append(evs, m)
 	}
 	start := s.clock.now()
-	for len(evs) > 0 || s.queue.len() > 0 {
+	for len(evs) > 0 || s.queue.Len() > 0 {
 		for len(evs) > 0 && !s.clock.now().Before(start.Add(time.Duration(180-len(evs))*time.Second/3)) {
 			s.write(t, evs[:1])
 			evs = evs[1:]
 		}
-		if s.queue.len() == 0 {
+		if s.queue.Len() == 0 {
 			s.idle(time.Second / 3)
 			continue
 		}

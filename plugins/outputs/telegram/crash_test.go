@@ -16,6 +16,7 @@ import (
 
 	"github.com/procblocking/procblocking/internal/testkit/botapitest"
 	"github.com/procblocking/procblocking/internal/testkit/proctest"
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/botclient"
 )
 
 // The crash tests run this test binary again as a child that writes events
@@ -99,7 +100,7 @@ func accepted(t *testing.T, child *proctest.Proc, into map[int]bool) {
 func delivered(msgs []botapitest.Message) map[int]int {
 	out := map[int]int{}
 	for _, m := range msgs {
-		for _, part := range strings.Split(botapitest.VisibleText(m.Text, m.ParseMode), separator) {
+		for _, part := range strings.Split(botapitest.VisibleText(m.Text, m.ParseMode), botclient.Separator) {
 			var i int
 			if _, err := fmt.Sscanf(part, "🚨 crash event %d", &i); err == nil {
 				out[i]++
@@ -198,5 +199,5 @@ func TestQueueSIGKILLDuringDelivery(t *testing.T) {
 		dups += n - 1
 	}
 	t.Logf("%d events accepted over %d kills, %d delivered twice, %d messages", len(want), kills, dups, len(srv.Messages()))
-	require.LessOrEqual(t, dups, kills*maxEventsPerMessage)
+	require.LessOrEqual(t, dups, kills*botclient.MaxEventsPerMessage)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/testkit/botapitest"
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/botclient"
 )
 
 // copies counts how many messages carry each of batch(n)'s events (merged
@@ -18,7 +19,7 @@ import (
 func copies(msgs []botapitest.Message) map[int]int {
 	out := map[int]int{}
 	for _, m := range msgs {
-		for _, part := range strings.Split(botapitest.VisibleText(m.Text, m.ParseMode), separator) {
+		for _, part := range strings.Split(botapitest.VisibleText(m.Text, m.ParseMode), botclient.Separator) {
 			var i int
 			if _, err := fmt.Sscanf(part, "🚨 event %d", &i); err == nil {
 				out[i]++
@@ -33,7 +34,7 @@ func copies(msgs []botapitest.Message) map[int]int {
 // hang it.
 func settled(t *testing.T, p testPlugin, srv *botapitest.Server, max int) {
 	t.Helper()
-	require.Eventually(t, func() bool { return p.queue.len() == 0 || len(srv.Messages()) > max }, 60*time.Second, 5*time.Millisecond,
+	require.Eventually(t, func() bool { return p.queue.Len() == 0 || len(srv.Messages()) > max }, 60*time.Second, 5*time.Millisecond,
 		"the queue to empty; %d messages so far", len(srv.Messages()))
 }
 
@@ -128,7 +129,7 @@ func TestRefusedMergedMessageSplit(t *testing.T) {
 		botapitest.Response{}, botapitest.Response{Status: 400, Description: botapitest.MessageTooLong})
 	srv.SetDefault(botapitest.Response{})
 
-	require.Eventually(t, func() bool { return len(copies(srv.Messages())) == 29 && p.queue.len() == 0 }, 60*time.Second, 5*time.Millisecond, "%s", p.log)
+	require.Eventually(t, func() bool { return len(copies(srv.Messages())) == 29 && p.queue.Len() == 0 }, 60*time.Second, 5*time.Millisecond, "%s", p.log)
 	got := copies(srv.Messages())
 	require.Zero(t, got[2], "event 2 was refused alone")
 	require.Equal(t, 1, p.log.count("E!", "Dropping 1 alert event"), p.log.String())

@@ -11,26 +11,28 @@ import (
 	"github.com/influxdata/telegraf"
 
 	"github.com/procblocking/procblocking/internal/textutil"
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/botclient"
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/queue"
 )
 
 // toEvent takes from a metric what the queue keeps. Metrics without text to
 // send are logged and skipped: they never block the ones behind them.
-func (t *Telegram) toEvent(m telegraf.Metric) (event, bool) {
+func (t *Telegram) toEvent(m telegraf.Metric) (queue.Event, bool) {
 	raw, ok := m.GetField(t.TextField)
 	text, isString := raw.(string)
 	if !ok || !isString {
 		t.Log.Errorf("Dropping %q metric: no string field %q to send", m.Name(), t.TextField)
-		return event{}, false
+		return queue.Event{}, false
 	}
 	// Cut now: a longer text is cut anyway when sent, and the queue stays
 	// bounded.
-	text = textutil.Truncate(sanitize(text), maxTextRunes)
+	text = textutil.Truncate(botclient.Sanitize(text), botclient.MaxTextRunes)
 	if strings.TrimSpace(text) == "" {
 		t.Log.Errorf("Dropping %q metric: its field %q is empty", m.Name(), t.TextField)
-		return event{}, false
+		return queue.Event{}, false
 	}
 	kind, _ := m.GetTag("event")
-	ev := event{ID: identity(m), Kind: kind, Text: text}
+	ev := queue.Event{ID: identity(m), Kind: kind, Text: text}
 	if id, ok := m.GetField("alert_id"); ok {
 		if s, ok := id.(string); ok && s != "" {
 			ev.AlertIDs = []string{s}

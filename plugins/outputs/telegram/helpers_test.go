@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/testkit/botapitest"
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/botclient"
 )
 
 // testToken has the shape of a real token so Connect accepts it.
@@ -91,6 +92,14 @@ func newFakeClock() *fakeClock {
 	return &fakeClock{t: time.Unix(1_700_000_000, 0), real: time.Millisecond}
 }
 
+// syncClock is a fake clock for code run on the test's goroutine: no real
+// time passes at all.
+func syncClock() *fakeClock {
+	c := newFakeClock()
+	c.real = 0
+	return c
+}
+
 func (c *fakeClock) now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -103,7 +112,7 @@ func (c *fakeClock) sleep(ctx context.Context, d time.Duration) error {
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
 	if c.real > 0 {
-		if err := sleepCtx(ctx, c.real); err != nil {
+		if err := botclient.Sleep(ctx, c.real); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
+
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/botclient"
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/queue"
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/threads"
 )
 
 const (
@@ -48,10 +52,10 @@ type sender struct {
 	maxRetryWait  time.Duration
 	timeout       time.Duration // 'timeout': the first attempt's
 
-	client  *client
-	pace    *pacer
-	queue   *queue
-	threads *threads
+	client  *botclient.Client
+	pace    *botclient.Pacer
+	queue   *queue.Queue
+	threads *threads.Map
 	log     telegraf.Logger
 	now     func() time.Time
 	sleep   func(context.Context, time.Duration) error
@@ -112,13 +116,13 @@ func (s *sender) run(ctx context.Context, drain <-chan struct{}) {
 		}
 	}()
 	for {
-		if s.queue.len() == 0 {
+		if s.queue.Len() == 0 {
 			var quiet <-chan time.Time
 			if s.backlog != nil {
 				quiet = s.after(s.lastSent.Add(backlogHorizon).Sub(s.now()))
 			}
 			select {
-			case <-s.queue.wake:
+			case <-s.queue.Wake():
 			case <-quiet:
 				s.quiet()
 			case <-drain:
@@ -140,17 +144,17 @@ func (s *sender) run(ctx context.Context, drain <-chan struct{}) {
 // and dropped). It returns an error only when ctx ends, or when a retry
 // would be needed while the output is closing.
 func (s *sender) deliverNext(ctx context.Context) error {
-	if s.queue.recreated.Swap(false) {
+	if s.queue.Recreated() {
 		// The state directory was made again: what it held goes back.
-		s.threads.save()
+		s.threads.Save()
 		if s.chatID != s.configChat {
-			if err := saveMigration(s.migrationPath, s.configChat, s.chatID); err != nil {
+			if err := threads.SaveMigration(s.migrationPath, s.configChat, s.chatID); err != nil {
 				s.log.Warnf("Cannot record the upgrade in %q: %v", s.migrationPath, err)
 			}
 		}
 	}
 	for {
-		if err := s.pace.wait(ctx); err != nil {
+		if err := s.pace.Wait(ctx); err != nil {
 			return err
 		}
 		if ev, ok := s.headNote(); ok {
@@ -183,31 +187,31 @@ func (s *sender) deliverNext(ctx context.Context) error {
 }
 
 // compose builds the next message from the head of the queue.
-func (s *sender) compose() ([]event, *sendMessageRequest, string) {
-	waiting := s.queue.len()
+func (s *sender) compose() ([]queue.Event, *botclient.SendMessageRequest, string) {
+	waiting := s.queue.Len()
 	if waiting == 0 {
 		return nil, nil, ""
 	}
 	limit := 1
 	if s.backedUp(waiting) {
-		limit = maxEventsPerMessage
+		limit = botclient.MaxEventsPerMessage
 	}
-	evs := untilNote(s.queue.head(limit))
+	evs := untilNote(s.queue.Head(limit))
 	if evs[0].Seq <= s.splitUntil {
 		evs = evs[:1]
 	}
-	parts := make([]rendered, len(evs))
+	parts := make([]botclient.Rendered, len(evs))
 	for i, ev := range evs {
-		parts[i] = render(ev.Text, maxTextRunes)
+		parts[i] = botclient.Render(ev.Text, botclient.MaxTextRunes)
 	}
-	n, htmlText, plainText := pack(parts)
+	n, htmlText, plainText := botclient.Pack(parts)
 	evs = evs[:n]
-	return evs, &sendMessageRequest{
+	return evs, &botclient.SendMessageRequest{
 		ChatID:              s.chatID,
 		Text:                htmlText,
 		ParseMode:           "HTML",
 		DisableNotification: s.silentAll(evs),
-		LinkPreviewOptions:  &linkPreviewOptions{IsDisabled: true},
+		LinkPreviewOptions:  &botclient.LinkPreviewOptions{IsDisabled: true},
 		MessageThreadID:     s.threadID,
 		ReplyParameters:     s.replyTo(evs),
 		ReplyMarkup:         s.keyboardFor(evs),
@@ -235,9 +239,9 @@ func (s *sender) waitRetry(ctx context.Context, wait time.Duration) error {
 // finish records what became of a message's events: delivered (the threads
 // updated, an alert marked resolved) or refused for good (logged). Either
 // way they leave the queue.
-func (s *sender) finish(ctx context.Context, evs []event, chatID string, messageID int64, err error) {
-	var resolved []threadRef
-	var apiErr *apiError
+func (s *sender) finish(ctx context.Context, evs []queue.Event, chatID string, messageID int64, err error) {
+	var resolved []threads.Ref
+	var apiErr *botclient.APIError
 	switch {
 	case errors.As(err, &apiErr):
 		s.log.Errorf("Dropping %s for chat %q: %s (HTTP %d)", kinds(evs), chatID, apiErr.Description, apiErr.Code)
@@ -246,7 +250,7 @@ func (s *sender) finish(ctx context.Context, evs []event, chatID string, message
 	default:
 		resolved = s.recordThreads(evs, messageID)
 	}
-	s.queue.done(evs[len(evs)-1].Seq)
+	s.queue.Done(evs[len(evs)-1].Seq)
 	if s.backlog != nil {
 		s.backlog.events += len(evs)
 		s.backlog.messages++
@@ -274,18 +278,18 @@ func (s *sender) closing() bool {
 // and to a group's new id when it became a supergroup. It returns the
 // message_id, or an error with the time to wait before trying again, or an
 // error and no wait when the message is refused for good.
-func (s *sender) post(ctx context.Context, req *sendMessageRequest, plainText string) (int64, time.Duration, error) {
+func (s *sender) post(ctx context.Context, req *botclient.SendMessageRequest, plainText string) (int64, time.Duration, error) {
 	for {
 		start := time.Now() // the API's real latency, whatever clock paces
-		id, err := s.client.sendMessage(ctx, req, s.slow)
-		var lost *unreadableAnswer
+		id, err := s.client.SendMessage(ctx, req, s.slow)
+		var lost *botclient.UnreadableAnswer
 		if errors.As(err, &lost) {
 			s.log.Warnf("Chat %q: Telegram took the message (HTTP %d) but its answer could not be read (%v): not sent again; "+
-				"without its message_id, its job's realerts and recovery will not be replies", req.ChatID, lost.status, lost.err)
+				"without its message_id, its job's realerts and recovery will not be replies", req.ChatID, lost.Status, lost.Err)
 			err = nil
 		}
 		if err == nil {
-			s.pace.book()
+			s.pace.Book()
 			s.lastSent = s.now()
 			s.endOutage()
 			if s.slow > 0 && time.Since(start) < s.timeout {
@@ -297,11 +301,11 @@ func (s *sender) post(ctx context.Context, req *sendMessageRequest, plainText st
 		if ctx.Err() != nil {
 			return 0, 0, err
 		}
-		var terr *transportError
-		if errors.As(err, &terr) && terr.timeout && terr.sent {
+		var terr *botclient.TransportError
+		if errors.As(err, &terr) && terr.Timeout() && terr.Sent() {
 			return 0, s.maybeSent(req.ChatID, err), err
 		}
-		var apiErr *apiError
+		var apiErr *botclient.APIError
 		if errors.As(err, &apiErr) {
 			switch {
 			case apiErr.Code == http.StatusTooManyRequests:
@@ -317,22 +321,22 @@ func (s *sender) post(ctx context.Context, req *sendMessageRequest, plainText st
 				req.ChatID = s.chatID
 				req.ReplyParameters = nil // an id of the old chat
 				continue
-			case apiErr.parseError() && req.ParseMode != "":
+			case apiErr.ParseError() && req.ParseMode != "":
 				s.log.Warnf("Chat %q: Telegram refused the HTML (%s); sending the message as plain text", req.ChatID, apiErr.Description)
 				req.Text, req.ParseMode = plainText, ""
 				continue
-			case apiErr.replyNotFound() && req.ReplyParameters != nil:
+			case apiErr.ReplyNotFound() && req.ReplyParameters != nil:
 				req.ReplyParameters = nil
 				continue
-			case apiErr.configFault() != "":
+			case apiErr.ConfigFault() != "":
 				return 0, s.refused(req.ChatID, apiErr), err
-			case apiErr.dropped():
+			case apiErr.Dropped():
 				return 0, 0, err
 			}
 		}
 		return 0, s.failed(req.ChatID, err, "unavailable", func() {
 			s.log.Errorf("Cannot deliver to chat %q: %v; retrying with waits of up to %s, %d event(s) queued",
-				req.ChatID, err, s.maxRetryWait, s.queue.len())
+				req.ChatID, err, s.maxRetryWait, s.queue.Len())
 		}), err
 	}
 }
@@ -341,10 +345,10 @@ func (s *sender) post(ctx context.Context, req *sendMessageRequest, plainText st
 // the chat (401, 403, chat or topic not found): nothing is dropped, the
 // queue waits for someone to fix it. One error per episode names the chat
 // and what to fix.
-func (s *sender) refused(chatID string, apiErr *apiError) time.Duration {
+func (s *sender) refused(chatID string, apiErr *botclient.APIError) time.Duration {
 	return s.failed(chatID, apiErr, strconv.Itoa(apiErr.Code)+apiErr.Description, func() {
 		s.log.Errorf("Cannot deliver to chat %q: %s (HTTP %d): %s; holding %d event(s) and retrying with waits of up to %s",
-			chatID, apiErr.Description, apiErr.Code, apiErr.configFault(), s.queue.len(), s.maxRetryWait)
+			chatID, apiErr.Description, apiErr.Code, apiErr.ConfigFault(), s.queue.Len(), s.maxRetryWait)
 	})
 }
 
@@ -381,7 +385,7 @@ func (s *sender) failed(chatID string, err error, cause string, report func()) t
 		s.failing.cause = cause
 		msg := "Telegram: " + err.Error()
 		s.down.Store(&msg)
-		s.queue.notify()
+		s.queue.Notify()
 		report()
 	} else {
 		s.log.Debugf("Chat %q: attempt failed: %v", chatID, err)
@@ -409,7 +413,7 @@ func (s *sender) migrate(to int64) {
 	until := " until the agent restarts"
 	if s.migrationPath != "" {
 		until = ""
-		if err := saveMigration(s.migrationPath, s.configChat, newID); err != nil {
+		if err := threads.SaveMigration(s.migrationPath, s.configChat, newID); err != nil {
 			until = " until the agent restarts"
 			s.log.Warnf("Cannot record the upgrade in %q: %v", s.migrationPath, err)
 		}
@@ -421,7 +425,7 @@ func (s *sender) migrate(to int64) {
 
 func (s *sender) setChat(chatID string) {
 	s.chatID = chatID
-	s.pace.setChat(chatID)
+	s.pace.SetChat(chatID)
 }
 
 // backedUp reports whether the queue is backed up: more events wait than
@@ -431,7 +435,7 @@ func (s *sender) backedUp(waiting int) bool {
 	if s.backlog != nil {
 		return true
 	}
-	if waiting <= s.pace.slotsWithin(backlogHorizon) {
+	if waiting <= s.pace.SlotsWithin(backlogHorizon) {
 		return false
 	}
 	s.backlog = &episode{start: s.now()}
@@ -443,7 +447,7 @@ func (s *sender) backedUp(waiting int) bool {
 // quiet ends a backlog once the queue has stayed empty for backlogHorizon
 // since the last message.
 func (s *sender) quiet() {
-	if s.backlog == nil || s.queue.len() > 0 || s.now().Before(s.lastSent.Add(backlogHorizon)) {
+	if s.backlog == nil || s.queue.Len() > 0 || s.now().Before(s.lastSent.Add(backlogHorizon)) {
 		return
 	}
 	// lastSent is before the start when every message was refused.
@@ -458,7 +462,7 @@ func (s *sender) quiet() {
 
 // silentAll: a message goes without sound only when every event in it is
 // one of silent_events.
-func (s *sender) silentAll(evs []event) bool {
+func (s *sender) silentAll(evs []queue.Event) bool {
 	for _, ev := range evs {
 		if !s.silent[ev.Kind] {
 			return false
@@ -471,10 +475,10 @@ func (s *sender) silentAll(evs []event) bool {
 // answers (/status), else the first alert of the jobs its realerts and
 // recoveries belong to, when they all belong to one message of this chat.
 // An alert starts a thread and replies to nothing.
-func (s *sender) replyTo(evs []event) *replyParameters {
+func (s *sender) replyTo(evs []queue.Event) *botclient.ReplyParameters {
 	if len(evs) == 1 && evs[0].ReplyTo != 0 {
 		// An answer replies to its question (/status), threads or not.
-		return &replyParameters{MessageID: evs[0].ReplyTo, AllowSendingWithoutReply: true}
+		return &botclient.ReplyParameters{MessageID: evs[0].ReplyTo, AllowSendingWithoutReply: true}
 	}
 	if !s.replies {
 		return nil
@@ -485,7 +489,7 @@ func (s *sender) replyTo(evs []event) *replyParameters {
 			continue
 		}
 		for _, id := range ev.AlertIDs {
-			ref, ok := s.threads.lookup(id)
+			ref, ok := s.threads.Lookup(id)
 			if !ok || ref.Chat != s.chatID {
 				continue
 			}
@@ -498,24 +502,24 @@ func (s *sender) replyTo(evs []event) *replyParameters {
 	if target == 0 {
 		return nil
 	}
-	return &replyParameters{MessageID: target, AllowSendingWithoutReply: true}
+	return &botclient.ReplyParameters{MessageID: target, AllowSendingWithoutReply: true}
 }
 
 // recordThreads notes what a delivered message means for the threads: an
 // alert starts one (each alert_id of a digest or of a merged message points
 // at this message), a realert whose alert is unknown starts one too, a
 // recovery ends its job's. It returns the alerts to mark resolved.
-func (s *sender) recordThreads(evs []event, messageID int64) []threadRef {
+func (s *sender) recordThreads(evs []queue.Event, messageID int64) []threads.Ref {
 	if !s.replies && !s.markResolved && s.buttons == nil {
 		return nil
 	}
-	var resolved []threadRef
+	var resolved []threads.Ref
 	changed := false
 	for _, ev := range evs {
 		if len(ev.AlertIDs) == 0 {
 			continue
 		}
-		ref := threadRef{Chat: s.chatID, MessageID: messageID, At: s.now().Unix()}
+		ref := threads.Ref{Chat: s.chatID, MessageID: messageID, At: s.now().Unix()}
 		switch {
 		case messageID == 0 && ev.Kind != "recovery":
 			// Delivered, but its answer was lost: nothing to reply to.
@@ -523,21 +527,21 @@ func (s *sender) recordThreads(evs []event, messageID int64) []threadRef {
 			if (s.markResolved || s.buttons != nil) && len(evs) == 1 && len(ev.AlertIDs) == 1 {
 				ref.Text = ev.Text
 			}
-			s.threads.record(ev.AlertIDs, ref)
+			s.threads.Record(ev.AlertIDs, ref)
 			changed = true
 		case ev.Kind == "realert":
 			var unknown []string
 			for _, id := range ev.AlertIDs {
-				if old, ok := s.threads.lookup(id); !ok || old.Chat != s.chatID {
+				if old, ok := s.threads.Lookup(id); !ok || old.Chat != s.chatID {
 					unknown = append(unknown, id)
 				}
 			}
 			if len(unknown) > 0 {
-				s.threads.record(unknown, ref)
+				s.threads.Record(unknown, ref)
 				changed = true
 			}
 		case ev.Kind == "recovery":
-			for _, gone := range s.threads.forget(ev.AlertIDs) {
+			for _, gone := range s.threads.Forget(ev.AlertIDs) {
 				changed = true
 				if (s.markResolved && gone.Text != "" || s.buttons != nil) && gone.Chat == s.chatID {
 					resolved = append(resolved, gone)
@@ -546,7 +550,7 @@ func (s *sender) recordThreads(evs []event, messageID int64) []threadRef {
 		}
 	}
 	if changed {
-		s.threads.save()
+		s.threads.Save()
 	}
 	return resolved
 }
@@ -554,29 +558,29 @@ func (s *sender) recordThreads(evs []event, messageID int64) []threadRef {
 // resolve marks an alert whose job recovered: its first line gets
 // resolvedMark. Best effort: a failure is logged and not retried, except
 // once after a 429.
-func (s *sender) resolve(ctx context.Context, ref threadRef) {
+func (s *sender) resolve(ctx context.Context, ref threads.Ref) {
 	text := ref.Text
 	if ref.Note != "" {
-		text += separator + ref.Note // who acted stays on the alert
+		text += botclient.Separator + ref.Note // who acted stays on the alert
 	}
-	r := render(resolvedMark+text, maxTextRunes)
-	req := &editMessageTextRequest{
-		ChatID: ref.Chat, MessageID: ref.MessageID, Text: r.html, ParseMode: "HTML",
-		LinkPreviewOptions: &linkPreviewOptions{IsDisabled: true},
+	r := botclient.Render(resolvedMark+text, botclient.MaxTextRunes)
+	req := &botclient.EditMessageTextRequest{
+		ChatID: ref.Chat, MessageID: ref.MessageID, Text: r.HTML, ParseMode: "HTML",
+		LinkPreviewOptions: &botclient.LinkPreviewOptions{IsDisabled: true},
 	}
 	for attempt := 0; attempt < 2; attempt++ {
-		if s.pace.wait(ctx) != nil {
+		if s.pace.Wait(ctx) != nil {
 			return
 		}
-		err := s.client.editMessageText(ctx, req)
-		var apiErr *apiError
+		err := s.client.EditMessageText(ctx, req)
+		var apiErr *botclient.APIError
 		switch {
 		case err == nil:
-			s.pace.book()
+			s.pace.Book()
 			return
-		case errors.As(err, &apiErr) && apiErr.is("message is not modified"):
+		case errors.As(err, &apiErr) && apiErr.Says("message is not modified"):
 			return // marked already
-		case errors.As(err, &apiErr) && apiErr.is("message to edit not found"):
+		case errors.As(err, &apiErr) && apiErr.Says("message to edit not found"):
 			s.log.Debugf("Chat %q: the alert message %d to mark resolved is gone", ref.Chat, ref.MessageID)
 			return
 		case errors.As(err, &apiErr) && apiErr.Code == http.StatusTooManyRequests && attempt == 0:
@@ -594,7 +598,7 @@ func (s *sender) resolve(ctx context.Context, ref threadRef) {
 
 // kinds counts the events of evs by kind for a log line: "1 alert event",
 // "2 realert, 1 recovery events".
-func kinds(evs []event) string {
+func kinds(evs []queue.Event) string {
 	counts := map[string]int{}
 	var order []string
 	for _, ev := range evs {

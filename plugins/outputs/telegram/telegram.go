@@ -18,6 +18,9 @@ import (
 	"github.com/influxdata/telegraf/plugins/outputs"
 
 	"github.com/procblocking/procblocking/internal/botapi"
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/botclient"
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/queue"
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/threads"
 )
 
 //go:embed sample.conf
@@ -49,9 +52,9 @@ type Telegram struct {
 	sleep func(context.Context, time.Duration) error
 	after func(time.Duration) <-chan time.Time
 
-	state  *stateDir // nil without a state directory or when it is unusable
-	queue  *queue
-	client *client
+	state  *queue.Dir // nil without a state directory or when it is unusable
+	queue  *queue.Queue
+	client *botclient.Client
 	sender *sender
 	cancel context.CancelFunc
 	drain  chan struct{} // closed by Close: deliver what is queued, then stop
@@ -116,34 +119,31 @@ func (t *Telegram) Connect() error {
 	if err != nil {
 		return err
 	}
-	qf, st, threadsPath, err := t.openState()
+	q, threadsPath, err := t.openState()
 	if err != nil {
 		return err
 	}
 	if t.client, err = t.newClient(); err != nil {
+		q.Close()
 		if t.state != nil {
-			qf.close()
-			t.state.close()
+			t.state.Close()
 			t.state = nil
 		}
 		return err
 	}
-	t.queue = newQueue(t.Log, qf, st)
-	if t.state != nil {
-		t.queue.recreate = t.state.recreate
-	}
-	if n := len(st.events); n > 0 {
+	t.queue = q
+	if n := q.Len(); n > 0 {
 		t.Log.Infof("Resuming the delivery of %d event(s) queued before the restart", n)
 	}
-	threads, err := loadThreads(threadsPath, t.Log)
+	th, err := threads.Load(threadsPath, t.Log)
 	if err != nil {
 		t.Log.Errorf("Cannot read the threads file %q: %v; realerts and recoveries of earlier alerts will not be replies", threadsPath, err)
-		threads, _ = loadThreads("", t.Log)
+		th, _ = threads.Load("", t.Log)
 	}
-	t.sender = t.newSender(threads)
+	t.sender = t.newSender(th)
 	if t.state != nil {
-		t.sender.migrationPath = t.state.migrationPath()
-		to, err := loadMigration(t.sender.migrationPath, t.ChatID)
+		t.sender.migrationPath = t.state.MigrationPath()
+		to, err := threads.LoadMigration(t.sender.migrationPath, t.ChatID)
 		switch {
 		case err != nil:
 			t.Log.Warnf("Cannot read %q: %v; a group upgraded to a supergroup is found again at the first message", t.sender.migrationPath, err)
@@ -164,34 +164,32 @@ func (t *Telegram) Connect() error {
 	return nil
 }
 
-// openState opens the state directory, if one is set: the queue file and
-// its content, and the threads file's path. A directory that cannot be used
-// leaves both in memory, with an error saying what a crash would lose; only
-// a directory held by another output stops the start.
-func (t *Telegram) openState() (*queueFile, queueState, string, error) {
+// openState opens the state directory, if one is set: the queue loaded
+// from its file, and the threads file's path. A directory that cannot be
+// used leaves both in memory, with an error saying what a crash would lose;
+// only a directory held by another output stops the start.
+func (t *Telegram) openState() (*queue.Queue, string, error) {
 	if t.StateDirectory == "" {
-		return nil, queueState{}, "", nil
+		return queue.New(t.Log), "", nil
 	}
-	state, qf, st, err := openStateDir(t.StateDirectory, t.Log)
+	state, q, err := queue.OpenDir(t.StateDirectory, t.Log)
 	switch {
-	case errors.Is(err, errStateDirInUse):
-		return nil, st, "", err
+	case errors.Is(err, queue.ErrDirInUse):
+		return nil, "", err
 	case err != nil:
 		t.Log.Errorf("Cannot use 'state_directory' %q: %v; the queue and the threads are kept in memory only, so a crash loses the events not yet delivered",
 			t.StateDirectory, err)
-		return nil, queueState{}, "", nil
+		return queue.New(t.Log), "", nil
 	}
 	t.state = state
-	return qf, st, state.threadsPath(), nil
+	return q, state.ThreadsPath(), nil
 }
 
-func (t *Telegram) newSender(threads *threads) *sender {
+func (t *Telegram) newSender(th *threads.Map) *sender {
 	now, sleep, after := t.now, t.sleep, t.after
 	if now == nil {
-		now, sleep, after = time.Now, sleepCtx, time.After
+		now, sleep, after = time.Now, botclient.Sleep, time.After
 	}
-	pace := newPacer(t.ChatID)
-	pace.now, pace.sleep = now, sleep
 	s := &sender{
 		chatID:       t.ChatID,
 		configChat:   t.ChatID,
@@ -202,9 +200,9 @@ func (t *Telegram) newSender(threads *threads) *sender {
 		maxRetryWait: time.Duration(t.MaxRetryWait),
 		timeout:      time.Duration(t.Timeout),
 		client:       t.client,
-		pace:         pace,
+		pace:         botclient.NewPacer(t.ChatID, now, sleep),
 		queue:        t.queue,
-		threads:      threads,
+		threads:      th,
 		log:          t.Log,
 		now:          now,
 		sleep:        sleep,
@@ -221,12 +219,12 @@ func (t *Telegram) newSender(threads *threads) *sender {
 
 // newClient builds the Bot API client on Telegraf's HTTP transport (proxy,
 // TLS).
-func (t *Telegram) newClient() (*client, error) {
+func (t *Telegram) newClient() (*botclient.Client, error) {
 	api, err := botapi.NewClient(t.APIURL, &t.Token, t.TransportConfig, time.Duration(t.Timeout))
 	if err != nil {
 		return nil, err
 	}
-	return &client{api: api}, nil
+	return botclient.New(api), nil
 }
 
 // Close delivers what is queued, for close_timeout at most and only while
@@ -239,8 +237,8 @@ func (t *Telegram) Close() error {
 		<-t.done
 		stop.Stop()
 		t.cancel()
-		if n := t.queue.len(); n > 0 {
-			if t.queue.persistent() {
+		if n := t.queue.Len(); n > 0 {
+			if t.queue.Persistent() {
 				t.Log.Warnf("Stopping with %d event(s) not delivered: they stay queued in %q and are sent after the next start",
 					n, t.StateDirectory)
 			} else {
@@ -248,12 +246,12 @@ func (t *Telegram) Close() error {
 					"which keeps them for the next start with buffer_strategy = \"disk\" (the memory buffer loses them)", n)
 			}
 		}
-		t.queue.close()
-		t.client.close()
+		t.queue.Close()
+		t.client.Close()
 		t.sender, t.queue = nil, nil
 	}
 	if t.state != nil {
-		t.state.close()
+		t.state.Close()
 		t.state = nil
 	}
 	return nil
@@ -283,14 +281,14 @@ func (t *Telegram) Write(metrics []telegraf.Metric) error {
 	if t.queue == nil {
 		return errors.New("not connected")
 	}
-	evs := make([]event, 0, len(metrics))
+	evs := make([]queue.Event, 0, len(metrics))
 	for _, m := range metrics {
 		if ev, ok := t.toEvent(m); ok {
 			evs = append(evs, ev)
 		}
 	}
-	t.queue.push(evs)
-	if t.queue.persistent() || len(evs) == 0 {
+	t.queue.Push(evs)
+	if t.queue.Persistent() || len(evs) == 0 {
 		return nil
 	}
 	ids := make([]uint64, len(evs))
@@ -300,7 +298,7 @@ func (t *Telegram) Write(metrics []telegraf.Metric) error {
 	deadline := time.NewTimer(ackWait)
 	defer deadline.Stop()
 	for {
-		n, changed := t.queue.waiting(ids)
+		n, changed := t.queue.Waiting(ids)
 		if n == 0 {
 			return nil
 		}

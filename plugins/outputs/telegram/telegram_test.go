@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/testkit/botapitest"
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/botclient"
 )
 
 func TestSampleConfig(t *testing.T) {
@@ -394,7 +395,7 @@ func TestLongMessageCut(t *testing.T) {
 			msgs := waitMessages(t, srv, 1)
 			text := msgs[0].Text
 			require.Equal(t, "HTML", msgs[0].ParseMode)
-			require.Equal(t, maxTextRunes, utf8.RuneCountInString(botapitest.VisibleText(text, "HTML")),
+			require.Equal(t, botclient.MaxTextRunes, utf8.RuneCountInString(botapitest.VisibleText(text, "HTML")),
 				"cut at exactly the limit Telegram counts")
 			require.True(t, strings.HasSuffix(text, tt.suffix), text[len(text)-20:])
 		})

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/testkit/botapitest"
+	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/threads"
 )
 
 // digestEvent is a digest as alertstate emits it: several jobs, their
@@ -37,13 +38,16 @@ func replies(msgs []botapitest.Message) []int64 {
 }
 
 // readThreads is the threads file of dir.
-func readThreads(t *testing.T, dir string) map[string]threadRef {
+func readThreads(t *testing.T, dir string) map[string]threads.Ref {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, "threads.json"))
 	require.NoError(t, err)
-	var f threadFile
+	var f struct {
+		Version int                    `json:"version"`
+		Threads map[string]threads.Ref `json:"threads"`
+	}
 	require.NoError(t, json.Unmarshal(data, &f))
-	require.Equal(t, threadFileVersion, f.Version)
+	require.Equal(t, 1, f.Version)
 	return f.Threads
 }
 
@@ -62,7 +66,7 @@ func TestRealertsAndRecoveryReplyToTheAlert(t *testing.T) {
 	msgs := waitMessages(t, srv, 5)
 	require.Equal(t, []int64{0, 0, 1, 2, 1}, replies(msgs))
 	require.NoError(t, p.Close())
-	require.Equal(t, map[string]threadRef{
+	require.Equal(t, map[string]threads.Ref{
 		alertID(2): {Chat: testChat, MessageID: 2, At: 1_700_000_001},
 	}, readThreads(t, dir), "the recovered job's entry is dropped")
 
@@ -166,53 +170,4 @@ func TestThreadRepliesOff(t *testing.T) {
 	p := newPlugin(t, srv.URL(), func(p *Telegram) { p.ThreadReplies = false })
 	queueWrite(t, p, []telegraf.Metric{alertEvent("alert", "🚨 job 1", 1), alertEvent("recovery", "✅ job 1", 1)})
 	require.Equal(t, []int64{0, 0}, replies(waitMessages(t, srv, 2)))
-}
-
-func TestThreadsBounded(t *testing.T) {
-	th, err := loadThreads("", &captureLogger{})
-	require.NoError(t, err)
-	for i := range maxThreads + 1 {
-		th.record([]string{fmt.Sprint(i)}, threadRef{Chat: "1", MessageID: int64(i + 1), At: int64(i)})
-	}
-	require.Equal(t, maxThreads*9/10, len(th.refs), "down to 90% when full")
-	_, ok := th.lookup(fmt.Sprint(maxThreads / 10))
-	require.False(t, ok, "the oldest are forgotten")
-	_, ok = th.lookup(fmt.Sprint(maxThreads/10 + 1))
-	require.True(t, ok)
-
-	long := strings.Repeat("x", 3000)
-	for i := range maxThreadTextBytes/3000 + 10 {
-		th.record([]string{fmt.Sprint("t", i)}, threadRef{Chat: "1", MessageID: 1, Text: long, At: int64(100_000 + i)})
-	}
-	require.LessOrEqual(t, th.bytes, maxThreadTextBytes)
-}
-
-func TestThreadsFileUnusable(t *testing.T) {
-	for name, content := range map[string]string{
-		"garbage":       "{not json",
-		"other version": `{"version":9,"threads":{}}`,
-		"unknown field": `{"version":1,"threads":{},"x":1}`,
-		"invalid entry": `{"version":1,"threads":{"a":{"chat":"1","message_id":0,"at":1}}}`,
-	} {
-		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "threads.json")
-			require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
-			log := &captureLogger{}
-			th, err := loadThreads(path, log)
-			require.NoError(t, err)
-			require.Empty(t, th.refs)
-			require.Equal(t, 1, log.count("W!", "is unusable", path+".corrupt"), log.String())
-			_, err = os.Stat(path + ".corrupt")
-			require.NoError(t, err)
-		})
-	}
-	t.Run("fifo", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "threads.json")
-		require.NoError(t, mkfifo(path))
-		log := &captureLogger{}
-		th, err := loadThreads(path, log)
-		require.NoError(t, err, "a FIFO never blocks the start")
-		require.Empty(t, th.refs)
-		require.Equal(t, 1, log.count("W!", "not a regular file"), log.String())
-	})
 }

@@ -1,4 +1,4 @@
-package telegram
+package queue
 
 import (
 	"bytes"
@@ -42,7 +42,7 @@ type record struct {
 	Version int      `json:"v,omitempty"`
 	Seq     uint64   `json:"seq,omitempty"` // header: the last seq used
 	Seen    []uint64 `json:"seen,omitempty"`
-	Add     *event   `json:"add,omitempty"`
+	Add     *Event   `json:"add,omitempty"`
 	Done    uint64   `json:"done,omitempty"` // every event up to this seq is finished
 }
 
@@ -79,7 +79,7 @@ func decodeRecord(line []byte) (record, error) {
 // queueState is what the file holds: the events still queued, oldest first,
 // the identities recently accepted, oldest first, and the last seq used.
 type queueState struct {
-	events  []event
+	events  []Event
 	seen    []uint64
 	lastSeq uint64
 }

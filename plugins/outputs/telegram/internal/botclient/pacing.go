@@ -1,4 +1,4 @@
-package telegram
+package botclient
 
 import (
 	"context"
@@ -24,13 +24,13 @@ func isGroup(chatID string) bool {
 	return strings.HasPrefix(chatID, "-") || strings.HasPrefix(chatID, "@")
 }
 
-// pacer spaces the messages to one chat: at least interval apart and, for a
+// Pacer spaces the messages to one chat: at least interval apart and, for a
 // group, at most max in any sliding window. It is exact (a sliding window over
 // the last send times, not a token bucket, which would allow a burst of max
 // on top of the refill within one window). Only messages Telegram accepted
 // are booked: a request refused with 429 was not sent and does not use up
 // the allowance.
-type pacer struct {
+type Pacer struct {
 	interval time.Duration
 	window   time.Duration // 0: no window limit
 	max      int
@@ -42,14 +42,15 @@ type pacer struct {
 	sleep func(context.Context, time.Duration) error
 }
 
-func newPacer(chatID string) *pacer {
-	p := &pacer{interval: chatInterval, now: time.Now, sleep: sleepCtx}
-	p.setChat(chatID)
+// NewPacer paces the messages to chatID on the clock of now and sleep.
+func NewPacer(chatID string, now func() time.Time, sleep func(context.Context, time.Duration) error) *Pacer {
+	p := &Pacer{interval: chatInterval, now: now, sleep: sleep}
+	p.SetChat(chatID)
 	return p
 }
 
-// setChat applies the limits of chatID's kind, keeping what was booked.
-func (p *pacer) setChat(chatID string) {
+// SetChat applies the limits of chatID's kind, keeping what was booked.
+func (p *Pacer) SetChat(chatID string) {
 	p.window, p.max = 0, 0
 	if isGroup(chatID) {
 		p.window, p.max = groupWindow, groupMax
@@ -58,7 +59,7 @@ func (p *pacer) setChat(chatID string) {
 
 // earliest is when a message may go out at or after from, given the last
 // booked time and the booked times within the window.
-func (p *pacer) earliest(from, last time.Time, sent []time.Time) time.Time {
+func (p *Pacer) earliest(from, last time.Time, sent []time.Time) time.Time {
 	next := from
 	if !last.IsZero() {
 		if t := last.Add(p.interval); t.After(next) {
@@ -74,15 +75,15 @@ func (p *pacer) earliest(from, last time.Time, sent []time.Time) time.Time {
 }
 
 // forget drops booked times that no longer count at t.
-func (p *pacer) forget(t time.Time) {
+func (p *Pacer) forget(t time.Time) {
 	for len(p.sent) > 0 && !p.sent[0].Add(p.window).After(t) {
 		p.sent = p.sent[1:]
 	}
 }
 
-// wait blocks until a message may be sent now. It books nothing: call book
+// Wait blocks until a message may be sent now. It books nothing: call Book
 // once Telegram accepted the message.
-func (p *pacer) wait(ctx context.Context) error {
+func (p *Pacer) Wait(ctx context.Context) error {
 	now := p.now()
 	p.forget(now)
 	if d := p.earliest(now, p.last, p.sent).Sub(now); d > 0 {
@@ -91,8 +92,8 @@ func (p *pacer) wait(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// book records a message Telegram accepted just now.
-func (p *pacer) book() {
+// Book records a message Telegram accepted just now.
+func (p *Pacer) Book() {
 	now := p.now()
 	p.last = now
 	if p.window > 0 {
@@ -101,9 +102,9 @@ func (p *pacer) book() {
 	}
 }
 
-// slotsWithin is how many messages could start within d from now, the one
+// SlotsWithin is how many messages could start within d from now, the one
 // now included, given what was booked.
-func (p *pacer) slotsWithin(d time.Duration) int {
+func (p *Pacer) SlotsWithin(d time.Duration) int {
 	if p.interval <= 0 && p.window <= 0 {
 		return math.MaxInt // no limit
 	}
@@ -122,8 +123,8 @@ func (p *pacer) slotsWithin(d time.Duration) int {
 	return n
 }
 
-// sleepCtx sleeps for d unless ctx ends first.
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep sleeps for d unless ctx ends first: the real clock's sleep.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -1,4 +1,4 @@
-package telegram
+package threads
 
 import (
 	"encoding/json"
@@ -22,9 +22,9 @@ type migrationFile struct {
 	To      string `json:"to"`
 }
 
-// loadMigration returns the chat that chatID became, or "" when it is not
+// LoadMigration returns the chat that chatID became, or "" when it is not
 // recorded (or path is "").
-func loadMigration(path, chatID string) (string, error) {
+func LoadMigration(path, chatID string) (string, error) {
 	if path == "" {
 		return "", nil
 	}
@@ -48,8 +48,8 @@ func loadMigration(path, chatID string) (string, error) {
 	return m.To, nil
 }
 
-// saveMigration records that from became to.
-func saveMigration(path, from, to string) error {
+// SaveMigration records that from became to.
+func SaveMigration(path, from, to string) error {
 	if path == "" {
 		return nil
 	}

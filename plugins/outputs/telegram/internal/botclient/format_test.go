@@ -1,4 +1,4 @@
-package telegram
+package botclient
 
 import (
 	"fmt"
@@ -36,50 +36,50 @@ func TestFormatHTML(t *testing.T) {
 // and happens before escaping, so an entity is never cut in half.
 func TestCutCountsVisibleCharacters(t *testing.T) {
 	for shift := range 8 {
-		msg := "🚨 x\n" + strings.Repeat("x", maxTextRunes-10+shift) + strings.Repeat("&<", 10)
+		msg := "🚨 x\n" + strings.Repeat("x", MaxTextRunes-10+shift) + strings.Repeat("&<", 10)
 		out := formatHTML(msg)
 		require.NoError(t, botapitest.ValidateHTML(out), "shift %d", shift)
 		visible := botapitest.VisibleText(out, "HTML")
-		require.Equal(t, maxTextRunes, utf8.RuneCountInString(visible), "shift %d", shift)
-		require.Equal(t, textutil.Truncate(msg, maxTextRunes), visible, "shift %d", shift)
+		require.Equal(t, MaxTextRunes, utf8.RuneCountInString(visible), "shift %d", shift)
+		require.Equal(t, textutil.Truncate(msg, MaxTextRunes), visible, "shift %d", shift)
 	}
 	// Exactly at the limit: no cut, no ellipsis.
-	exact := "🚨 x\n" + strings.Repeat("&", maxTextRunes-4)
-	require.Equal(t, "<b>🚨 x</b>\n"+strings.Repeat("&amp;", maxTextRunes-4), formatHTML(exact))
+	exact := "🚨 x\n" + strings.Repeat("&", MaxTextRunes-4)
+	require.Equal(t, "<b>🚨 x</b>\n"+strings.Repeat("&amp;", MaxTextRunes-4), formatHTML(exact))
 	require.True(t, strings.HasSuffix(formatHTML(exact+"&"), "&amp;…"))
 }
 
 func TestPack(t *testing.T) {
-	parts := func(lengths ...int) []rendered {
-		var out []rendered
+	parts := func(lengths ...int) []Rendered {
+		var out []Rendered
 		for i, n := range lengths {
-			out = append(out, render(fmt.Sprintf("%c", 'a'+i)+strings.Repeat("<", n-1), maxTextRunes))
+			out = append(out, Render(fmt.Sprintf("%c", 'a'+i)+strings.Repeat("<", n-1), MaxTextRunes))
 		}
 		return out
 	}
 	// Whole events joined by a blank line, up to 4096 visible characters.
-	n, h, p := pack(parts(2000, 2000, 100))
+	n, h, p := Pack(parts(2000, 2000, 100))
 	require.Equal(t, 2, n, "2000 + 2 + 2000 fit, one more does not")
 	require.Equal(t, 4002, utf8.RuneCountInString(botapitest.VisibleText(h, "HTML")))
 	require.Equal(t, p, botapitest.VisibleText(h, "HTML"))
 	require.Equal(t, 2, strings.Count(h, "<b>"))
 
-	n, _, _ = pack(parts(2047, 2047))
+	n, _, _ = Pack(parts(2047, 2047))
 	require.Equal(t, 2, n, "exactly 4096")
-	n, _, _ = pack(parts(2047, 2048))
+	n, _, _ = Pack(parts(2047, 2048))
 	require.Equal(t, 1, n)
-	n, h, _ = pack(parts(maxTextRunes))
+	n, h, _ = Pack(parts(MaxTextRunes))
 	require.Equal(t, 1, n, "a message as long as the limit goes alone")
-	require.Equal(t, maxTextRunes, utf8.RuneCountInString(botapitest.VisibleText(h, "HTML")))
+	require.Equal(t, MaxTextRunes, utf8.RuneCountInString(botapitest.VisibleText(h, "HTML")))
 
-	// At most maxEventsPerMessage bold entities in one message.
-	many := make([]rendered, 150)
+	// At most MaxEventsPerMessage bold entities in one message.
+	many := make([]Rendered, 150)
 	for i := range many {
-		many[i] = render("x", maxTextRunes)
+		many[i] = Render("x", MaxTextRunes)
 	}
-	n, h, _ = pack(many)
-	require.Equal(t, maxEventsPerMessage, n)
-	require.Equal(t, maxEventsPerMessage, strings.Count(h, "<b>"))
+	n, h, _ = Pack(many)
+	require.Equal(t, MaxEventsPerMessage, n)
+	require.Equal(t, MaxEventsPerMessage, strings.Count(h, "<b>"))
 	require.NoError(t, botapitest.ValidateHTML(h))
 }
 
@@ -103,7 +103,7 @@ func FuzzFormatHTML(f *testing.F) {
 			out := formatHTML(message)
 			checkMessage(t, out)
 			seen := botapitest.VisibleText(out, "HTML")
-			if want := textutil.Truncate(sanitize(message), maxTextRunes); seen != want {
+			if want := textutil.Truncate(Sanitize(message), MaxTextRunes); seen != want {
 				t.Fatalf("reader sees %q, message was %q", seen, want)
 			}
 			headline, _, _ := strings.Cut(seen, "\n")
@@ -114,17 +114,17 @@ func FuzzFormatHTML(f *testing.F) {
 				t.Fatalf("more than the headline is bold: %q", out)
 			}
 		}
-		parts := []rendered{render(first, maxTextRunes), render(second, maxTextRunes), render(first, maxTextRunes)}
-		n, merged, plain := pack(parts)
+		parts := []Rendered{Render(first, MaxTextRunes), Render(second, MaxTextRunes), Render(first, MaxTextRunes)}
+		n, merged, plain := Pack(parts)
 		checkMessage(t, merged)
 		if n < 1 || botapitest.VisibleText(merged, "HTML") != plain {
 			t.Fatalf("merged %d parts: %q shows %q", n, merged, plain)
 		}
 		var want []string
 		for _, p := range parts[:n] {
-			want = append(want, p.plain)
+			want = append(want, p.Plain)
 		}
-		if plain != strings.Join(want, separator) {
+		if plain != strings.Join(want, Separator) {
 			t.Fatalf("merged text %q, want the parts whole and in order", plain)
 		}
 	})
@@ -140,7 +140,7 @@ func checkMessage(t *testing.T, text string) {
 	if err := botapitest.ValidateHTML(text); err != nil {
 		t.Fatalf("Telegram would refuse %q: %v", text, err)
 	}
-	if n := utf8.RuneCountInString(botapitest.VisibleText(text, "HTML")); n > maxTextRunes {
+	if n := utf8.RuneCountInString(botapitest.VisibleText(text, "HTML")); n > MaxTextRunes {
 		t.Fatalf("%d characters", n)
 	}
 	body := strings.NewReplacer("<b>", "", "</b>", "").Replace(text)
@@ -153,4 +153,4 @@ func checkMessage(t *testing.T, text string) {
 }
 
 // formatHTML is one message as sent in parse_mode HTML.
-func formatHTML(message string) string { return render(message, maxTextRunes).html }
+func formatHTML(message string) string { return Render(message, MaxTextRunes).HTML }

@@ -1,4 +1,8 @@
-package telegram
+// Package queue is the output's durable queue: the events waiting for
+// delivery, oldest first, in memory and, with a state directory, in an
+// append-only file there that survives a crash, locked so that no other
+// output sends them too.
+package queue
 
 import (
 	"errors"
@@ -22,8 +26,8 @@ const (
 	maxSeen = 10_000
 )
 
-// event is what the queue keeps of a metric: enough to send and thread it.
-type event struct {
+// Event is what the queue keeps of a metric: enough to send and thread it.
+type Event struct {
 	Seq  uint64 `json:"seq"`
 	ID   uint64 `json:"id"` // identity of the metric: a resent one is the same
 	Kind string `json:"event,omitempty"`
@@ -36,12 +40,12 @@ type event struct {
 	ReplyTo int64 `json:"reply_to,omitempty"`
 }
 
-// queue holds the events waiting for delivery, oldest first, in memory and,
+// Queue holds the events waiting for delivery, oldest first, in memory and,
 // with a state directory, in a file. Write pushes, the sender reads the head
 // and removes what it has finished with; it is safe for concurrent use.
-type queue struct {
+type Queue struct {
 	mu      sync.Mutex
-	events  []event
+	events  []Event
 	bytes   int // text bytes of events
 	lastSeq uint64
 	seen    recentSet
@@ -61,13 +65,16 @@ type queue struct {
 	// recreate makes the state directory again when the queue file was
 	// deleted under the output; nil without a state directory.
 	recreate func() error
-	// recreated is set when the directory was made again: the threads must
-	// be written to it anew.
+	// recreated is set when the directory was made again: what else it
+	// held (the threads) must be written to it anew.
 	recreated atomic.Bool
 }
 
-func newQueue(log telegraf.Logger, file *queueFile, st queueState) *queue {
-	q := &queue{file: file, log: log, lastSeq: st.lastSeq, wake: make(chan struct{}, 1),
+// New returns a queue kept in memory only.
+func New(log telegraf.Logger) *Queue { return newQueue(log, nil, queueState{}) }
+
+func newQueue(log telegraf.Logger, file *queueFile, st queueState) *Queue {
+	q := &Queue{file: file, log: log, lastSeq: st.lastSeq, wake: make(chan struct{}, 1),
 		queued: map[uint64]int{}, changed: make(chan struct{})}
 	for _, id := range st.seen {
 		q.seen.add(id)
@@ -86,16 +93,16 @@ func newQueue(log telegraf.Logger, file *queueFile, st queueState) *queue {
 	return q
 }
 
-func (q *queue) signal() {
+func (q *Queue) signal() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
 }
 
-// push queues the events not accepted before and returns how many it
+// Push queues the events not accepted before and returns how many it
 // queued. With a file, they are on disk when it returns.
-func (q *queue) push(evs []event) int {
+func (q *Queue) Push(evs []Event) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var lines []byte
@@ -138,7 +145,7 @@ func (q *queue) push(evs []event) int {
 }
 
 // overflow drops the oldest events beyond the bounds, and returns how many.
-func (q *queue) overflow() int {
+func (q *Queue) overflow() int {
 	n := 0
 	for len(q.events)-n > 1 && (len(q.events)-n > maxQueued || q.bytes > maxQueuedBytes) {
 		q.bytes -= len(q.events[n].Text)
@@ -155,12 +162,12 @@ func (q *queue) overflow() int {
 // end of the story, and the stale alert would wake someone for a job that
 // has ended. The head stays: the sender may be sending it. It returns how
 // many it removed.
-func (q *queue) supersede(ids []string, upto uint64) int {
+func (q *Queue) supersede(ids []string, upto uint64) int {
 	if len(ids) == 0 || len(q.events) < 2 {
 		return 0
 	}
 	n, head := 0, q.events[0].Seq
-	q.events = slices.DeleteFunc(q.events, func(ev event) bool {
+	q.events = slices.DeleteFunc(q.events, func(ev Event) bool {
 		if ev.Seq == head || ev.Seq > upto || (ev.Kind != "alert" && ev.Kind != "realert") || len(ev.AlertIDs) == 0 {
 			return false
 		}
@@ -177,15 +184,15 @@ func (q *queue) supersede(ids []string, upto uint64) int {
 	return n
 }
 
-func (q *queue) unqueue(id uint64) {
+func (q *Queue) unqueue(id uint64) {
 	if q.queued[id]--; q.queued[id] <= 0 {
 		delete(q.queued, id)
 	}
 }
 
-// waiting returns how many of ids are still queued, and a channel closed at
+// Waiting returns how many of ids are still queued, and a channel closed at
 // the next change.
-func (q *queue) waiting(ids []uint64) (int, <-chan struct{}) {
+func (q *Queue) Waiting(ids []uint64) (int, <-chan struct{}) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := 0
@@ -197,33 +204,35 @@ func (q *queue) waiting(ids []uint64) (int, <-chan struct{}) {
 	return n, q.changed
 }
 
-// notify wakes the writers waiting for a delivery.
-func (q *queue) notify() {
+// Notify wakes the writers waiting for a delivery: the sender's state
+// changed.
+func (q *Queue) Notify() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.notifyLocked()
 }
 
-func (q *queue) notifyLocked() {
+func (q *Queue) notifyLocked() {
 	close(q.changed)
 	q.changed = make(chan struct{})
 }
 
-// head returns up to n events from the oldest.
-func (q *queue) head(n int) []event {
+// Head returns up to n events from the oldest.
+func (q *Queue) Head(n int) []Event {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return append([]event(nil), q.events[:min(n, len(q.events))]...)
+	return append([]Event(nil), q.events[:min(n, len(q.events))]...)
 }
 
-func (q *queue) len() int {
+// Len is how many events wait.
+func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.events)
 }
 
-// done removes the events up to seq, delivered or dropped for good.
-func (q *queue) done(seq uint64) {
+// Done removes the events up to seq, delivered or dropped for good.
+func (q *Queue) Done(seq uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	i := 0
@@ -243,7 +252,7 @@ func (q *queue) done(seq uint64) {
 // persist appends lines to the file, or rewrites it whole when an earlier
 // write failed or the delivered records pile up. A failure leaves the queue
 // working from memory, with one warning per streak of failures.
-func (q *queue) persist(lines []byte) {
+func (q *Queue) persist(lines []byte) {
 	if q.file == nil {
 		return
 	}
@@ -268,18 +277,26 @@ func (q *queue) persist(lines []byte) {
 }
 
 // liveBytes estimates the size of a rewritten file.
-func (q *queue) liveBytes() int64 {
+func (q *Queue) liveBytes() int64 {
 	return int64(q.bytes) + int64(len(q.events))*160 + int64(q.seen.len())*21 + 64
 }
 
-func (q *queue) state() queueState {
+func (q *Queue) state() queueState {
 	return queueState{events: q.events, seen: q.seen.list(), lastSeq: q.lastSeq}
 }
 
-// persistent reports whether the queue is kept in a file.
-func (q *queue) persistent() bool { return q.file != nil }
+// Persistent reports whether the queue is kept in a file.
+func (q *Queue) Persistent() bool { return q.file != nil }
 
-func (q *queue) close() {
+// Wake holds a token when events were pushed since the sender last looked.
+func (q *Queue) Wake() <-chan struct{} { return q.wake }
+
+// Recreated reports, once, that the state directory was made again: what
+// else it held must be written to it anew.
+func (q *Queue) Recreated() bool { return q.recreated.Swap(false) }
+
+// Close closes the file. Every write was synced: closing loses nothing.
+func (q *Queue) Close() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.file != nil {

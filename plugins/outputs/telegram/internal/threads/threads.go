@@ -1,4 +1,7 @@
-package telegram
+// Package threads keeps, across restarts, where each job's thread is in the
+// chat: the message its first alert went to (threads.json), and the chat's
+// new id after a group's upgrade to a supergroup (chat.json).
+package threads
 
 import (
 	"bytes"
@@ -26,9 +29,9 @@ const (
 	maxThreadFileBytes = 2*maxThreadTextBytes + 4<<20
 )
 
-// threadRef is where a job's first alert went: its realerts and recovery
-// reply to that message.
-type threadRef struct {
+// Ref is where a job's first alert went: its realerts and recovery reply to
+// that message.
+type Ref struct {
 	Chat      string `json:"chat"`
 	MessageID int64  `json:"message_id"`
 	// Text is the alert's message, kept to mark it resolved on recovery
@@ -41,29 +44,29 @@ type threadRef struct {
 }
 
 // size is what a thread counts against maxThreadTextBytes.
-func (r threadRef) size() int { return len(r.Text) + len(r.Note) }
+func (r Ref) size() int { return len(r.Text) + len(r.Note) }
 
 type threadFile struct {
-	Version int                  `json:"version"`
-	Threads map[string]threadRef `json:"threads"`
+	Version int            `json:"version"`
+	Threads map[string]Ref `json:"threads"`
 }
 
-// threads maps alert_id to the message that started the job's thread, in
+// Map maps alert_id to the message that started the job's thread, in
 // memory and, with a state directory, in a file rewritten (atomicfile) on
 // each change. Only the sender uses it.
-type threads struct {
+type Map struct {
 	path  string // "": memory only
-	refs  map[string]threadRef
+	refs  map[string]Ref
 	bytes int // text bytes of refs
 	disk  streak.Failures
 	log   telegraf.Logger
 }
 
-// loadThreads reads path ("" for memory only). A file that is not a regular
-// file, too large, or not a threads file is moved aside with a warning and
-// the threads start empty; other errors (permission denied) are returned.
-func loadThreads(path string, log telegraf.Logger) (*threads, error) {
-	t := &threads{path: path, refs: map[string]threadRef{}, log: log}
+// Load reads path ("" for memory only). A file that is not a regular file,
+// too large, or not a threads file is moved aside with a warning and the
+// threads start empty; other errors (permission denied) are returned.
+func Load(path string, log telegraf.Logger) (*Map, error) {
+	t := &Map{path: path, refs: map[string]Ref{}, log: log}
 	if path == "" {
 		return t, nil
 	}
@@ -79,7 +82,7 @@ func loadThreads(path string, log telegraf.Logger) (*threads, error) {
 	return t, nil
 }
 
-func (t *threads) decode(data []byte) error {
+func (t *Map) decode(data []byte) error {
 	var f threadFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -99,13 +102,14 @@ func (t *threads) decode(data []byte) error {
 	return nil
 }
 
-func (t *threads) lookup(alertID string) (threadRef, bool) {
+// Lookup is where the thread of the job with alertID is.
+func (t *Map) Lookup(alertID string) (Ref, bool) {
 	ref, ok := t.refs[alertID]
 	return ref, ok
 }
 
-// record points each of alertIDs at ref.
-func (t *threads) record(alertIDs []string, ref threadRef) {
+// Record points each of alertIDs at ref.
+func (t *Map) Record(alertIDs []string, ref Ref) {
 	for _, id := range alertIDs {
 		t.bytes -= t.refs[id].size()
 		t.refs[id] = ref
@@ -114,8 +118,8 @@ func (t *threads) record(alertIDs []string, ref threadRef) {
 	t.evict()
 }
 
-// setNote records the note now shown under the alert's text.
-func (t *threads) setNote(alertID, note string) {
+// SetNote records the note now shown under the alert's text.
+func (t *Map) SetNote(alertID, note string) {
 	if ref, ok := t.refs[alertID]; ok {
 		t.bytes -= ref.size()
 		ref.Note = note
@@ -124,9 +128,9 @@ func (t *threads) setNote(alertID, note string) {
 	}
 }
 
-// forget drops alertIDs (their job recovered) and returns what they were.
-func (t *threads) forget(alertIDs []string) map[string]threadRef {
-	gone := map[string]threadRef{}
+// Forget drops alertIDs (their job recovered) and returns what they were.
+func (t *Map) Forget(alertIDs []string) map[string]Ref {
+	gone := map[string]Ref{}
 	for _, id := range alertIDs {
 		if ref, ok := t.refs[id]; ok {
 			gone[id] = ref
@@ -139,7 +143,7 @@ func (t *threads) forget(alertIDs []string) map[string]threadRef {
 
 // evict forgets the oldest threads when there are too many: down to 90% of
 // the bounds, so that the sort is not paid on every record.
-func (t *threads) evict() {
+func (t *Map) evict() {
 	if len(t.refs) <= maxThreads && t.bytes <= maxThreadTextBytes {
 		return
 	}
@@ -155,9 +159,9 @@ func (t *threads) evict() {
 	}
 }
 
-// save writes the threads to the file; a failure keeps them in memory, with
+// Save writes the threads to the file; a failure keeps them in memory, with
 // one warning per streak of failures.
-func (t *threads) save() {
+func (t *Map) Save() {
 	if t.path == "" {
 		return
 	}

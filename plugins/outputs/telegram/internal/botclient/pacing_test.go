@@ -1,4 +1,4 @@
-package telegram
+package botclient
 
 import (
 	"context"
@@ -8,18 +8,27 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// syncClock is a fake clock for code run on the test's goroutine: no real
-// time passes at all.
-func syncClock() *fakeClock {
-	c := newFakeClock()
-	c.real = 0
-	return c
+// testClock is a fake clock whose sleep advances time at once and records
+// the wait: no real time passes at all.
+type testClock struct {
+	t     time.Time
+	slept []time.Duration
 }
 
-func testPacer(chatID string, clock *fakeClock) *pacer {
-	p := newPacer(chatID)
-	p.now, p.sleep = clock.now, clock.sleep
-	return p
+func syncClock() *testClock { return &testClock{t: time.Unix(1_700_000_000, 0)} }
+
+func (c *testClock) now() time.Time { return c.t }
+
+func (c *testClock) sleep(ctx context.Context, d time.Duration) error {
+	c.slept = append(c.slept, d)
+	c.t = c.t.Add(d)
+	return ctx.Err()
+}
+
+func (c *testClock) sleeps() []time.Duration { return c.slept }
+
+func testPacer(chatID string, clock *testClock) *Pacer {
+	return NewPacer(chatID, clock.now, clock.sleep)
 }
 
 // pacedSends sends n messages as the sender does (wait, then book what
@@ -30,8 +39,8 @@ func pacedSends(t *testing.T, chatID string, n int) []time.Time {
 	p := testPacer(chatID, clock)
 	sends := make([]time.Time, 0, n)
 	for range n {
-		require.NoError(t, p.wait(context.Background()))
-		p.book()
+		require.NoError(t, p.Wait(context.Background()))
+		p.Book()
 		sends = append(sends, clock.now())
 	}
 	return sends
@@ -76,10 +85,10 @@ func TestPacingGroupTwentyPerMinute(t *testing.T) {
 func TestPacingNoWaitWhenIdle(t *testing.T) {
 	clock := syncClock()
 	p := testPacer("-42", clock)
-	require.NoError(t, p.wait(context.Background()))
-	p.book()
+	require.NoError(t, p.Wait(context.Background()))
+	p.Book()
 	clock.t = clock.t.Add(time.Hour)
-	require.NoError(t, p.wait(context.Background()))
+	require.NoError(t, p.Wait(context.Background()))
 	require.Empty(t, clock.sleeps())
 }
 
@@ -89,36 +98,36 @@ func TestPacingBooksOnlyAcceptedMessages(t *testing.T) {
 	clock := syncClock()
 	p := testPacer("-1001234567890", clock)
 	for range 40 {
-		require.NoError(t, p.wait(context.Background()))
+		require.NoError(t, p.Wait(context.Background()))
 		clock.t = clock.t.Add(time.Second) // the 429's retry_after
 	}
 	require.Empty(t, clock.sleeps())
-	require.Equal(t, 11, p.slotsWithin(10*time.Second))
+	require.Equal(t, 11, p.SlotsWithin(10*time.Second))
 }
 
 func TestSlotsWithin(t *testing.T) {
 	clock := syncClock()
 	private := testPacer("42", clock)
-	require.Equal(t, 11, private.slotsWithin(10*time.Second), "now, then one a second")
-	private.book()
-	require.Equal(t, 10, private.slotsWithin(10*time.Second))
+	require.Equal(t, 11, private.SlotsWithin(10*time.Second), "now, then one a second")
+	private.Book()
+	require.Equal(t, 10, private.SlotsWithin(10*time.Second))
 
 	group := testPacer("-42", clock)
 	for range 15 {
-		group.book()
+		group.Book()
 		clock.t = clock.t.Add(time.Second)
 	}
-	require.Equal(t, 5, group.slotsWithin(10*time.Second), "the window has 5 left")
+	require.Equal(t, 5, group.SlotsWithin(10*time.Second), "the window has 5 left")
 	clock.t = clock.t.Add(time.Minute)
-	require.Equal(t, 11, group.slotsWithin(10*time.Second))
+	require.Equal(t, 11, group.SlotsWithin(10*time.Second))
 }
 
 func TestPacingStopsOnCancel(t *testing.T) {
-	p := newPacer("42")
+	p := NewPacer("42", time.Now, Sleep)
 	p.interval = time.Hour
-	require.NoError(t, p.wait(context.Background()))
-	p.book()
+	require.NoError(t, p.Wait(context.Background()))
+	p.Book()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	require.ErrorIs(t, p.wait(ctx), context.Canceled)
+	require.ErrorIs(t, p.Wait(ctx), context.Canceled)
 }
