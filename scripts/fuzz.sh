@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Runs every Go fuzz target in the module for FUZZTIME each, a duration or a
-# count of executions such as 10000x (Go runs one target per invocation). Crashers land in the package's testdata/fuzz/ and
-# fail the run.
+# count of executions such as 10000x. Go fuzzes one target per run, and a
+# `go test -fuzz` per target would link its package's instrumented test
+# binary again each time: each package's binary is built once here, then run
+# per target from the package's directory, with go test's corpus cache, so
+# that crashers land in the package's testdata/fuzz/ and fail the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-10000x}
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+cache=$(go env GOCACHE)/fuzz
 
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   grep -lq '^func Fuzz' "$dir"/*_test.go 2>/dev/null || continue
-  # The first -fuzz run of a package compiles it with coverage
-  # instrumentation, a silent half-minute on a fresh machine: say so.
+  test="$bin/$(basename "$dir").test"
   echo "fuzz: building $pkg with coverage instrumentation"
-  for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
+  go test -c -vet=off -fuzz=. -o "$test" "$pkg"
+  for target in $("$test" -test.list '^Fuzz' | grep '^Fuzz'); do
     echo "fuzz: $pkg $target ($fuzztime)"
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+    (cd "$dir" && "$test" -test.run '^$' -test.fuzz "^${target}\$" -test.fuzztime "$fuzztime" \
+      -test.fuzzcachedir "$cache/$pkg")
   done
 done
