@@ -62,8 +62,13 @@ func (e *engine) standInGolang(name, goroot, buildCache string) error {
 		return err
 	}
 	files = append(files, "usr/local/go", "etc/ssl/certs/ca-certificates.crt")
+	toolchain := hostPart(files)
+	// What `go build` never reads: the toolchain's own sources (its
+	// commands are built, in pkg/tool), its tests, API lists and docs, a
+	// third of it that each engine would otherwise import.
+	toolchain.exclude = []string{"usr/local/go/src/cmd", "usr/local/go/test", "usr/local/go/api", "usr/local/go/doc", "usr/local/go/misc"}
 	parts := []rootfsPart{
-		hostPart(files),
+		toolchain,
 		{dir: stage, paths: []string{"etc/passwd", "etc/group", "tmp", "root", "go"}},
 	}
 	if buildCache != "" {
@@ -154,6 +159,8 @@ func (e *engine) standInBusybox(name string) error {
 type rootfsPart struct {
 	dir   string
 	paths []string
+	// exclude are paths below them left out.
+	exclude []string
 }
 
 // hostPart is the host's files (paths relative to /) with the usr-merge
@@ -173,6 +180,9 @@ func hostPart(files []string) rootfsPart {
 func (e *engine) importRootfs(name string, parts []rootfsPart, changes ...string) error {
 	tarArgs := []string{"-cf", "-"}
 	for _, p := range parts {
+		for _, x := range p.exclude {
+			tarArgs = append(tarArgs, "--exclude="+x)
+		}
 		tarArgs = append(tarArgs, "-C", p.dir)
 		tarArgs = append(tarArgs, p.paths...)
 	}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# make test, after test-deps: the lint, the Go tests, the procblocking
+# input's tests as PID 100 of a PID namespace, and a short fuzz pass.
+#
+# They run as two streams side by side. The end-to-end packages spend most
+# of their time waiting (on real agents, alert thresholds, JetStream's
+# redelivery, container engines), the other steps mostly compute: run one
+# after the other, the machine idles through the waits. Each step's output
+# is printed whole when it ends, so that the two streams do not interleave
+# line by line; the summary says how long each step took. Every step runs
+# even when one before it failed, and any failure fails the run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+FUZZTIME=${FUZZTIME:-1000x}
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+# step NAME COMMAND...: runs the command with its output in NAME's log,
+# then prints the log and records the outcome and the seconds it took.
+step() {
+  local name=$1 start=$SECONDS rc=0
+  shift
+  "$@" >"$logs/$name.log" 2>&1 || rc=$?
+  {
+    echo "=== $name: $* ($((SECONDS - start))s, $([ "$rc" -eq 0 ] && echo ok || echo "FAILED, exit $rc"))"
+    cat "$logs/$name.log"
+  } | flock "$logs" cat
+  printf '%-8s %4ds  %s\n' "$([ "$rc" -eq 0 ] && echo ok || echo FAILED)" "$((SECONDS - start))" "$name" >>"$logs/summary"
+  return "$rc"
+}
+
+# go vet runs in the lint, on every package and its tests: go test's own
+# vet pass would repeat part of it.
+gotest=("$GO" test -race -count=1 -vet=off -parallel 8 -timeout 30m)
+
+e2e() {
+  step e2e "${gotest[@]}" ./e2e/...
+}
+
+others() {
+  local rc=0
+  step lint scripts/lint.sh || rc=1
+  # shellcheck disable=SC2046 # one package per word
+  step unit "${gotest[@]}" $("$GO" list ./... | grep -v '/e2e') || rc=1
+  step pidns scripts/test-in-pidns.sh || rc=1
+  step fuzz env FUZZTIME="$FUZZTIME" scripts/fuzz.sh || rc=1
+  return "$rc"
+}
+
+start=$SECONDS
+e2e & e2e_pid=$!
+others & others_pid=$!
+failed=0
+wait "$e2e_pid" || failed=1
+wait "$others_pid" || failed=1
+
+echo "=== summary ($((SECONDS - start))s in all; e2e alongside lint, unit, pidns and fuzz)"
+cat "$logs/summary"
+exit "$failed"
