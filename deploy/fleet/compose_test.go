@@ -5,11 +5,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/procblocking/procblocking/internal/testkit/deploytest"
 )
 
 // What a running stack would show needs a container engine (the single-host
@@ -17,43 +17,8 @@ import (
 // the rules that keep the fleet working, and docker-compose 1.29 checks the
 // file as it would run it.
 
-type composeService struct {
-	Build       map[string]any    `yaml:"build"`
-	Image       string            `yaml:"image"`
-	Pid         string            `yaml:"pid"`
-	ReadOnly    bool              `yaml:"read_only"`
-	CapDrop     []string          `yaml:"cap_drop"`
-	SecurityOpt []string          `yaml:"security_opt"`
-	User        string            `yaml:"user"`
-	Command     []string          `yaml:"command"`
-	Environment map[string]string `yaml:"environment"`
-	Volumes     []string          `yaml:"volumes"`
-	DependsOn   []string          `yaml:"depends_on"`
-}
-
-type composeFile struct {
-	Services map[string]composeService `yaml:"services"`
-	Volumes  map[string]any            `yaml:"volumes"`
-}
-
-// mounted returns the source mounted at target, and whether it is.
-func mounted(vols []string, target string) (string, bool) {
-	for _, v := range vols {
-		parts := strings.Split(v, ":")
-		if len(parts) >= 2 && parts[1] == target {
-			return parts[0], true
-		}
-	}
-	return "", false
-}
-
 func TestComposeFleet(t *testing.T) {
-	data, err := os.ReadFile("docker-compose.yml")
-	require.NoError(t, err)
-	var cf composeFile
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	dec.KnownFields(false)
-	require.NoError(t, dec.Decode(&cf))
+	cf := deploytest.ReadCompose(t, "docker-compose.yml")
 
 	// NATS with JetStream, its store on a named volume: a restart of NATS
 	// keeps the stream and the alerter's durable consumer.
@@ -62,20 +27,20 @@ func TestComposeFleet(t *testing.T) {
 	require.Contains(t, n.Command, "-js")
 	i := slices.Index(n.Command, "-sd")
 	require.GreaterOrEqual(t, i, 0, "the store directory is given")
-	src, ok := mounted(n.Volumes, n.Command[i+1])
+	src, ok := n.Mounted(n.Command[i+1])
 	require.True(t, ok, "the store directory is a volume")
 	require.Contains(t, cf.Volumes, src)
 
 	for name, conf := range map[string]string{"alerter": "alerter.conf", "node": "node.conf"} {
 		s := cf.Services[name]
 		require.Equal(t, []string{"--config", "/etc/telegraf/" + conf}, s.Command, name)
-		src, ok := mounted(s.Volumes, "/etc/telegraf/"+conf)
+		src, ok := s.Mounted("/etc/telegraf/" + conf)
 		require.True(t, ok, name)
 		require.Equal(t, "./"+conf, src, "%s runs the shipped %s", name, conf)
 		require.Contains(t, s.Volumes, src+":/etc/telegraf/"+conf+":ro")
 		// Everything it keeps is on a named volume at the state directory
 		// the config uses.
-		state, ok := mounted(s.Volumes, s.Environment["PROCBLOCKING_STATE_DIR"])
+		state, ok := s.Mounted(s.Environment["PROCBLOCKING_STATE_DIR"])
 		require.True(t, ok, "%s: PROCBLOCKING_STATE_DIR is a volume", name)
 		require.Contains(t, cf.Volumes, state, name)
 		require.True(t, s.ReadOnly, name)
@@ -107,7 +72,7 @@ func TestComposeFleet(t *testing.T) {
 	require.NotContains(t, node.Environment, "TELEGRAM_BOT_TOKEN", "no node holds the bot's token")
 
 	// docker-compose 1.29 accepts the file.
-	_, err = exec.LookPath("docker-compose")
+	_, err := exec.LookPath("docker-compose")
 	require.NoError(t, err, "docker-compose is not installed: run `make test-deps` as root")
 	dir, err := filepath.Abs(".")
 	require.NoError(t, err)

@@ -2,16 +2,15 @@ package fleet
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/procblocking/procblocking/internal/testkit/deploytest"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -35,28 +34,6 @@ type kustomization struct {
 	} `json:"configMapGenerator"`
 }
 
-// unmarshalStrict decodes one YAML document as the API server does: an
-// unknown (misspelt, misplaced) or duplicate key is an error.
-func unmarshalStrict(data []byte, out any) error {
-	j, err := yaml.YAMLToJSONStrict(data)
-	if err != nil {
-		return err
-	}
-	strictErrs, err := kjson.UnmarshalStrict(j, out, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
-	if err != nil {
-		return err
-	}
-	return errors.Join(strictErrs...)
-}
-
-func decodeFile(t *testing.T, file string, out any) {
-	t.Helper()
-	data, err := os.ReadFile(file)
-	require.NoError(t, err)
-	require.NotRegexp(t, `(?m)^---`, string(data), "%s: one document per file", file)
-	require.NoError(t, unmarshalStrict(data, out), file)
-}
-
 func envOf(c corev1.Container) map[string]corev1.EnvVar {
 	env := map[string]corev1.EnvVar{}
 	for _, e := range c.Env {
@@ -67,7 +44,7 @@ func envOf(c corev1.Container) map[string]corev1.EnvVar {
 
 func TestKustomization(t *testing.T) {
 	var k kustomization
-	decodeFile(t, "kustomization.yaml", &k)
+	deploytest.DecodeFile(t, "kustomization.yaml", &k)
 	require.Equal(t, "procblocking", k.Namespace)
 	require.Equal(t, []string{"../kubernetes", "alerter.yaml"}, k.Resources)
 	require.Len(t, k.Patches, 1)
@@ -75,7 +52,7 @@ func TestKustomization(t *testing.T) {
 	// The nodes run node.conf under the base's ConfigMap name; the alerter
 	// alerter.conf: the files of this directory, which the other tests run.
 	var base corev1.ConfigMap
-	decodeFile(t, "../kubernetes/configmap.yaml", &base)
+	deploytest.DecodeFile(t, "../kubernetes/configmap.yaml", &base)
 	nodeCM, alerterCM := k.ConfigMapGenerator[0], k.ConfigMapGenerator[1]
 	require.Equal(t, base.Name, nodeCM.Name)
 	require.Equal(t, "replace", nodeCM.Behavior)
@@ -107,7 +84,7 @@ func TestKustomization(t *testing.T) {
 	}
 	require.NoError(t, yaml.Unmarshal(data, &patch))
 	var ds appsv1.DaemonSet
-	decodeFile(t, "../kubernetes/daemonset.yaml", &ds)
+	deploytest.DecodeFile(t, "../kubernetes/daemonset.yaml", &ds)
 	require.Equal(t, "DaemonSet", patch.Kind)
 	require.Equal(t, ds.Name, patch.Metadata.Name)
 	require.Len(t, patch.Spec.Template.Spec.Containers, 1)
@@ -128,7 +105,7 @@ func TestKustomization(t *testing.T) {
 
 func TestAlerterStatefulSet(t *testing.T) {
 	var sts appsv1.StatefulSet
-	decodeFile(t, "alerter.yaml", &sts)
+	deploytest.DecodeFile(t, "alerter.yaml", &sts)
 	require.Equal(t, "apps/v1", sts.APIVersion)
 	require.Equal(t, "StatefulSet", sts.Kind)
 	require.Equal(t, "procblocking", sts.Namespace)
@@ -240,14 +217,14 @@ func TestKustomizeRenders(t *testing.T) {
 		switch meta.Kind {
 		case "ConfigMap":
 			var cm corev1.ConfigMap
-			require.NoError(t, unmarshalStrict(doc, &cm))
+			require.NoError(t, deploytest.UnmarshalStrict(doc, &cm))
 			for key, v := range cm.Data {
 				configs[cm.Name+"/"+key] = v
 			}
 		case "DaemonSet":
-			require.NoError(t, unmarshalStrict(doc, &ds))
+			require.NoError(t, deploytest.UnmarshalStrict(doc, &ds))
 		case "StatefulSet":
-			require.NoError(t, unmarshalStrict(doc, &sts))
+			require.NoError(t, deploytest.UnmarshalStrict(doc, &sts))
 		}
 	}
 	require.Equal(t, map[string]int{"Namespace": 1, "ConfigMap": 2, "DaemonSet": 1, "StatefulSet": 1}, kinds)

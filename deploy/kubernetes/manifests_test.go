@@ -5,19 +5,16 @@
 package kubernetes
 
 import (
-	"errors"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/procblocking/procblocking/internal/testkit/deploytest"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	kjson "sigs.k8s.io/json"
-	"sigs.k8s.io/yaml"
 )
 
 // kustomization is the part of kustomize's Kustomization the manifests use;
@@ -29,36 +26,10 @@ type kustomization struct {
 	Resources  []string `json:"resources"`
 }
 
-// decodeStrict decodes one YAML document into out as the API server does:
-// keys match field names case-sensitively, and an unknown (misspelt,
-// misplaced) or duplicate key is an error. encoding/json alone, and so
-// yaml.UnmarshalStrict, would take `hostPid` for `hostPID`.
-func decodeStrict(t *testing.T, file string, out any) {
-	t.Helper()
-	data, err := os.ReadFile(file)
-	require.NoError(t, err)
-	// yaml.YAMLToJSON reads the first document only: a second would be
-	// silently ignored.
-	require.NotRegexp(t, `(?m)^---`, string(data), "%s: one document per file", file)
-	require.NoError(t, unmarshalStrict(data, out), file)
-}
-
-func unmarshalStrict(data []byte, out any) error {
-	j, err := yaml.YAMLToJSONStrict(data)
-	if err != nil {
-		return err
-	}
-	strictErrs, err := kjson.UnmarshalStrict(j, out, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
-	if err != nil {
-		return err
-	}
-	return errors.Join(strictErrs...)
-}
-
 func readManifests(t *testing.T) (kustomization, *corev1.Namespace, *corev1.ConfigMap, *appsv1.DaemonSet) {
 	t.Helper()
 	var k kustomization
-	decodeStrict(t, "kustomization.yaml", &k)
+	deploytest.DecodeFile(t, "kustomization.yaml", &k)
 	require.Equal(t, "kustomize.config.k8s.io/v1beta1", k.APIVersion)
 	require.Equal(t, "Kustomization", k.Kind)
 
@@ -72,9 +43,9 @@ func readManifests(t *testing.T) (kustomization, *corev1.Namespace, *corev1.Conf
 	var ns corev1.Namespace
 	var cm corev1.ConfigMap
 	var ds appsv1.DaemonSet
-	decodeStrict(t, "namespace.yaml", &ns)
-	decodeStrict(t, "configmap.yaml", &cm)
-	decodeStrict(t, "daemonset.yaml", &ds)
+	deploytest.DecodeFile(t, "namespace.yaml", &ns)
+	deploytest.DecodeFile(t, "configmap.yaml", &cm)
+	deploytest.DecodeFile(t, "daemonset.yaml", &ds)
 	for _, m := range []struct{ apiVersion, kind, wantAPIVersion, wantKind string }{
 		{ns.APIVersion, ns.Kind, "v1", "Namespace"},
 		{cm.APIVersion, cm.Kind, "v1", "ConfigMap"},
@@ -96,9 +67,9 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	// The decoder itself refuses what a typo would produce.
 	var ds appsv1.DaemonSet
 	bad := []byte("apiVersion: apps/v1\nkind: DaemonSet\nspec:\n  template:\n    spec:\n      hostPid: true\n")
-	require.ErrorContains(t, unmarshalStrict(bad, &ds), `unknown field "spec.template.spec.hostPid"`)
+	require.ErrorContains(t, deploytest.UnmarshalStrict(bad, &ds), `unknown field "spec.template.spec.hostPid"`)
 	dup := []byte("apiVersion: apps/v1\nkind: DaemonSet\nkind: DaemonSet\n")
-	require.ErrorContains(t, unmarshalStrict(dup, &ds), `"kind" already set`)
+	require.ErrorContains(t, deploytest.UnmarshalStrict(dup, &ds), `"kind" already set`)
 }
 
 func TestDaemonSetHardening(t *testing.T) {

@@ -10,61 +10,16 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/procblocking/procblocking/internal/testkit/deploytest"
 )
 
 // The running stack proves the settings (TestComposeStack); these checks
 // read the files for what a run cannot show: the rules that keep them
 // working under every engine and every deployment.
 
-type composeService struct {
-	Build       map[string]any    `yaml:"build"`
-	Image       string            `yaml:"image"`
-	Pid         string            `yaml:"pid"`
-	Uts         string            `yaml:"uts"`
-	Hostname    string            `yaml:"hostname"`
-	ReadOnly    bool              `yaml:"read_only"`
-	CapDrop     []string          `yaml:"cap_drop"`
-	CapAdd      []string          `yaml:"cap_add"`
-	Privileged  bool              `yaml:"privileged"`
-	SecurityOpt []string          `yaml:"security_opt"`
-	User        string            `yaml:"user"`
-	Command     []string          `yaml:"command"`
-	Environment map[string]string `yaml:"environment"`
-	Volumes     []string          `yaml:"volumes"`
-	Secrets     []string          `yaml:"secrets"`
-}
-
-type composeFile struct {
-	Services map[string]composeService `yaml:"services"`
-	Volumes  map[string]any            `yaml:"volumes"`
-	Secrets  map[string]struct {
-		File string `yaml:"file"`
-	} `yaml:"secrets"`
-}
-
-func readCompose(t *testing.T, name string) composeFile {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot, name))
-	require.NoError(t, err)
-	var cf composeFile
-	require.NoError(t, yaml.Unmarshal(data, &cf), name)
-	return cf
-}
-
-// volumeTarget returns the source mounted at target, and whether it is.
-func volumeTarget(vols []string, target string) (string, bool) {
-	for _, v := range vols {
-		parts := strings.Split(v, ":")
-		if len(parts) >= 2 && parts[1] == target {
-			return parts[0], true
-		}
-	}
-	return "", false
-}
-
 func TestComposeFile(t *testing.T) {
-	cf := readCompose(t, "docker-compose.yml")
+	cf := deploytest.ReadCompose(t, filepath.Join(repoRoot, "docker-compose.yml"))
 	w := cf.Services["watchdog"]
 	require.Equal(t, "host", w.Pid)
 	require.True(t, w.ReadOnly, "read_only")
@@ -82,7 +37,7 @@ func TestComposeFile(t *testing.T) {
 	require.Empty(t, w.Uts)
 	require.Empty(t, w.Hostname)
 	require.Equal(t, "/host/etc", w.Environment["HOST_ETC"])
-	src, ok := volumeTarget(w.Volumes, "/host/etc/hostname")
+	src, ok := w.Mounted("/host/etc/hostname")
 	require.True(t, ok)
 	require.Equal(t, "/etc/hostname", src)
 	require.Contains(t, w.Volumes, "/etc/hostname:/host/etc/hostname:ro")
@@ -99,10 +54,10 @@ func TestComposeFile(t *testing.T) {
 
 	// Everything the watchdog keeps is on the named volume: the config it
 	// mounts puts each state path under the volume's mount point.
-	stateVolume, ok := volumeTarget(w.Volumes, "/var/lib/procblocking")
+	stateVolume, ok := w.Mounted("/var/lib/procblocking")
 	require.True(t, ok, "no volume on the state directory")
 	require.Contains(t, cf.Volumes, stateVolume, "the state volume must be a named volume")
-	confSrc, ok := volumeTarget(w.Volumes, "/etc/telegraf/telegraf.conf")
+	confSrc, ok := w.Mounted("/etc/telegraf/telegraf.conf")
 	require.True(t, ok)
 	conf, err := os.ReadFile(filepath.Join(repoRoot, confSrc))
 	require.NoError(t, err)
@@ -117,16 +72,16 @@ func TestComposeFile(t *testing.T) {
 }
 
 func TestComposeVariants(t *testing.T) {
-	secrets := readCompose(t, "deploy/compose/secrets.yml")
+	secrets := deploytest.ReadCompose(t, filepath.Join(repoRoot, "deploy/compose/secrets.yml"))
 	w := secrets.Services["watchdog"]
 	ref := w.Environment["TELEGRAM_BOT_TOKEN"]
 	m := regexp.MustCompile(`^@\{(\w+):(\w+)\}$`).FindStringSubmatch(ref)
 	require.NotNil(t, m, "the token variable holds a secret reference, not a token: %q", ref)
 	require.Equal(t, []string{m[2]}, w.Secrets)
 	require.Contains(t, secrets.Secrets, m[2])
-	storeConf, ok := volumeTarget(w.Volumes, "/etc/telegraf/secretstore.conf")
+	storeConf, ok := w.Mounted("/etc/telegraf/secretstore.conf")
 	require.True(t, ok)
-	base := readCompose(t, "docker-compose.yml").Services["watchdog"].Command
+	base := deploytest.ReadCompose(t, filepath.Join(repoRoot, "docker-compose.yml")).Services["watchdog"].Command
 	require.Equal(t, base, w.Command[:len(base)], "the variant keeps the base's command and adds to it")
 	require.Contains(t, strings.Join(w.Command[len(base):], " "), "--config /etc/telegraf/secretstore.conf")
 	store, err := os.ReadFile(filepath.Join(repoRoot, storeConf))
@@ -134,8 +89,8 @@ func TestComposeVariants(t *testing.T) {
 	require.Contains(t, string(store), "[[secretstores.docker]]")
 	require.Contains(t, string(store), `id = "`+m[1]+`"`)
 
-	hostProc := readCompose(t, "deploy/compose/host-proc.yml").Services["watchdog"]
-	src, ok := volumeTarget(hostProc.Volumes, hostProc.Environment["HOST_PROC"])
+	hostProc := deploytest.ReadCompose(t, filepath.Join(repoRoot, "deploy/compose/host-proc.yml")).Services["watchdog"]
+	src, ok := hostProc.Mounted(hostProc.Environment["HOST_PROC"])
 	require.True(t, ok, "HOST_PROC names the mount of the host's /proc")
 	require.Equal(t, "/proc", src)
 	require.Contains(t, hostProc.Volumes, "/proc:/host/proc:ro")
