@@ -109,6 +109,7 @@ func longPollsOnly(t *testing.T, tg *botapitest.Server, elapsed time.Duration, s
 // recovery comes once and takes the buttons away; every press is a
 // procblocking_action metric; the poll is a long poll.
 func TestActOnAnAlertFromTheChat(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t, "telegraf-procblocking")
 	tg := botapitest.New(t, e2eToken)
 	marker := newMarker("chatact")
@@ -228,6 +229,7 @@ func TestActOnAnAlertFromTheChat(t *testing.T) {
 // of the bot in one agent, stop the start with an error that says what to
 // do; the webhook is never deleted.
 func TestChatActionsStartRefusals(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t, "telegraf-procblocking")
 	tg := botapitest.New(t, e2eToken)
 	w := newWatchdog(t, newMarker("chatrefuse"), tg.URL())

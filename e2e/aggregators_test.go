@@ -77,6 +77,7 @@ func alertEvents(t *testing.T, path, kind string) []telegraf.Metric {
 // "scans failing" message from aggregated scans; no aggregated alert sent to
 // Telegram; no second alert after a SIGKILL and a restart.
 func TestDropInBesideAggregators(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t, "telegraf-procblocking")
 	for _, skip := range []bool{false, true} {
 		t.Run(fmt.Sprintf("skip_processors_after_aggregators=%v", skip), func(t *testing.T) {

@@ -143,7 +143,7 @@ func startJob(t *testing.T, marker string) *job {
 	inner := `( exec -a "$JOB_TOP" bash -c '"$JOB_PYTHON" -u -c "$JOB_WORKER_ARG" <<< "$JOB_WORKER_CODE" & wait' ) & exec -a 'tini -- job' sleep 3600`
 	proctest.Start(t, env, "unshare", "--pid", "--fork", "--kill-child", "bash", "-c", inner)
 	j := &job{}
-	proctest.WaitFor(t, 30*time.Second, "the job's two processes", func() bool {
+	proctest.WaitFor(t, 60*time.Second, "the job's two processes", func() bool {
 		j.top = findByArgv0(topArgv)
 		j.worker = 0
 		if j.top > 0 {
@@ -176,6 +176,7 @@ var englishWords = regexp.MustCompile(`\b(Blocking|blocking|running|orphaned|rec
 // keeps the reference watchdog's words, and reaches an HTTPS Bot API through
 // a forward proxy that wants credentials.
 func TestOneJobOneThreadInRussianThroughAProxy(t *testing.T) {
+	t.Parallel()
 	for name, start := range watchdogKinds {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -284,12 +285,18 @@ func pidsIn(text string, set map[string]bool, seen map[string]int) {
 // scans: they reach a group chat in a handful of messages, every PID in
 // exactly one alert; their recoveries likewise.
 func TestBurstInAHandfulOfMessages(t *testing.T) {
+	t.Parallel()
 	for name, start := range watchdogKinds {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			tg := botapitest.New(t, e2eToken)
 			// Letters only: no digit of the command line can pass for a PID.
-			marker := "burst" + strings.Map(func(r rune) rune { return 'a' + (r-'0')%26 }, strconv.FormatInt(time.Now().UnixNano(), 10))
+			marker := strings.Map(func(r rune) rune {
+				if r >= '0' && r <= '9' {
+					return 'a' + (r - '0')
+				}
+				return r
+			}, newMarker("burst"))
 			argv := "python3 -m pytest tests/test_" + marker + ".py"
 			pids := map[string]bool{}
 			for range burstSize {

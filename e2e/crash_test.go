@@ -23,6 +23,7 @@ import (
 // cross the threshold (the alert event's timestamp) to the Bot API receiving
 // the message.
 func TestNoEventLostWhenTheAgentDiesDuringAnOutage(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t, "telegraf-procblocking")
 	tg := botapitest.New(t, e2eToken)
 	marker := newMarker("crash")
@@ -76,11 +77,11 @@ func TestNoEventLostWhenTheAgentDiesDuringAnOutage(t *testing.T) {
 
 	// A clean stop and start with the buffer empty: nothing is sent again.
 	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
-	require.NoError(t, agent.Wait(t, 30*time.Second), agent.Stderr.String())
+	require.NoError(t, agent.Wait(t, 60*time.Second), agent.Stderr.String())
 	agent = proctest.Start(t, w.env(), bin, "--config", conf)
 	awaitScans(t, w.metrics, 3)
 	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
-	require.NoError(t, agent.Wait(t, 30*time.Second), agent.Stderr.String())
+	require.NoError(t, agent.Wait(t, 60*time.Second), agent.Stderr.String())
 	require.Equal(t, []string{"alert", "recovery"}, botapitest.EventKinds(tg.Messages()), "a clean restart resent an event")
 	require.NotContains(t, agent.Stderr.String(), e2eToken)
 }

@@ -73,8 +73,9 @@ func dropIn(t *testing.T, dir string) string {
 // The drop-in for an existing Telegraf: a binary built for its configuration
 // runs the configuration unchanged with the project's drop-in beside it.
 func TestCustomBuildRunsAStockConfig(t *testing.T) {
+	t.Parallel()
 	etc := t.TempDir()
-	marker := fmt.Sprintf("custombuild%dx%d", os.Getpid(), time.Now().UnixNano()%1_000_000)
+	marker := newMarker("custombuild")
 	conf := filepath.Join(etc, "telegraf.conf")
 	confDir := filepath.Join(etc, "telegraf.d")
 	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(stockConfig, marker)), 0o600))
@@ -89,7 +90,7 @@ func TestCustomBuildRunsAStockConfig(t *testing.T) {
 	// Something for procstat to find, living until the test ends it however
 	// long the build took.
 	watched := proctest.Start(t, []string{"ARGV0=" + marker}, "bash", "-c", `exec -a "$ARGV0" sleep infinity`)
-	proctest.WaitFor(t, 10*time.Second, "the watched process's argv", func() bool { return argv0(watched.PID()) == marker })
+	proctest.WaitFor(t, 60*time.Second, "the watched process's argv", func() bool { return argv0(watched.PID()) == marker })
 
 	cmd := exec.Command(bin, "--config", conf, "--config-directory", confDir, "--test")
 	cmd.Env = append(os.Environ(), "TELEGRAM_BOT_TOKEN=123456:custom-build-token", "TELEGRAM_CHAT_ID=-100123")
@@ -130,6 +131,7 @@ func TestCustomBuildRunsAStockConfig(t *testing.T) {
 }
 
 func TestCustomBuildUnknownPluginNamesItAndTheFile(t *testing.T) {
+	t.Parallel()
 	confDir := t.TempDir()
 	bad := filepath.Join(confDir, "20-metrics.conf")
 	require.NoError(t, os.WriteFile(filepath.Join(confDir, "10-cpu.conf"), []byte("[[inputs.cpu]]\n"), 0o600))

@@ -50,6 +50,7 @@ func defaultsConfig(t *testing.T, w *watchdog) string {
 // disk buffer, survives a SIGKILL of the agent and is delivered once after
 // the restart; a clean restart then sends nothing again.
 func TestTelegramDefaultsDiskBufferSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t, "telegraf-procblocking")
 	tg := botapitest.New(t, e2eToken)
 	marker := newMarker("ackdisk")
@@ -93,11 +94,11 @@ func TestTelegramDefaultsDiskBufferSurvivesSIGKILL(t *testing.T) {
 
 	// Acknowledged once delivered: a clean stop and start sends nothing again.
 	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
-	require.NoError(t, agent.Wait(t, 30*time.Second), agent.Stderr.String())
+	require.NoError(t, agent.Wait(t, 60*time.Second), agent.Stderr.String())
 	agent = proctest.Start(t, w.env(), bin, "--config", conf)
 	awaitScans(t, w.metrics, 3)
 	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
-	require.NoError(t, agent.Wait(t, 30*time.Second), agent.Stderr.String())
+	require.NoError(t, agent.Wait(t, 60*time.Second), agent.Stderr.String())
 	require.Equal(t, []string{"alert", "recovery"}, botapitest.EventKinds(tg.Messages()), "a clean restart resent an event")
 	require.NotContains(t, agent.Stderr.String(), e2eToken)
 }

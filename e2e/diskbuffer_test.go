@@ -68,7 +68,7 @@ func TestCorruptDiskBufferIsMovedAside(t *testing.T) {
 			agent := proctest.Start(t, w.env(), bin, "--config", conf)
 			awaitScans(t, w.metrics, 1)
 			require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
-			require.NoError(t, agent.Wait(t, 30*time.Second), agent.Stderr.String())
+			require.NoError(t, agent.Wait(t, 60*time.Second), agent.Stderr.String())
 			walDirs, err := filepath.Glob(filepath.Join(w.root, "buffer", "*"))
 			require.NoError(t, err)
 			require.Len(t, walDirs, 2, "a buffer per output: telegram and file")
@@ -84,7 +84,7 @@ func TestCorruptDiskBufferIsMovedAside(t *testing.T) {
 			// The corrupt buffer is kept for a post-mortem.
 			lastSegment(t, walDir+".corrupt")
 			require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
-			require.NoError(t, agent.Wait(t, 30*time.Second), stderr)
+			require.NoError(t, agent.Wait(t, 60*time.Second), stderr)
 			require.NotContains(t, stderr, "panic")
 		})
 	}

@@ -56,11 +56,12 @@ func e2eConfig(dir, marker, host, telegramURL, influxURL string) string {
 }
 
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t, "telegraf-procblocking")
 	influx := startInflux(t)
 	tg := botapitest.New(t, e2eToken)
 
-	marker := fmt.Sprintf("e2e%dx%d", os.Getpid(), time.Now().UnixNano()%1_000_000)
+	marker := newMarker("e2e")
 	host := "e2e-" + marker
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "telegraf.conf")
@@ -74,14 +75,14 @@ func TestEndToEnd(t *testing.T) {
 	// Telegram is down when the first alert fires.
 	tg.SetDefault(botapitest.Response{Status: 500, Description: "Internal Server Error"})
 	agent := proctest.Start(t, env, bin, "--config", conf)
-	proctest.WaitFor(t, 30*time.Second, "failed sendMessage attempts while Telegram answers 500", func() bool {
+	proctest.WaitFor(t, 60*time.Second, "failed sendMessage attempts while Telegram answers 500", func() bool {
 		require.False(t, agent.Exited(), "agent exited: %v\n%s", agent.Err(), agent.Stderr.String())
 		return tg.Requests() >= 2
 	})
 	require.Empty(t, tg.Messages())
 	tg.SetDefault(botapitest.Response{})
 
-	proctest.WaitFor(t, 20*time.Second, "the pending alert once Telegram is back", func() bool { return count(tg.Messages(), "alert") >= 1 })
+	proctest.WaitFor(t, 60*time.Second, "the pending alert once Telegram is back", func() bool { return count(tg.Messages(), "alert") >= 1 })
 	alert := tg.Messages()[0]
 	require.Equal(t, "alert", botapitest.EventKind(alert.Text), alert.Text)
 	require.Equal(t, "-100123", alert.ChatID)
@@ -90,14 +91,14 @@ func TestEndToEnd(t *testing.T) {
 	require.Contains(t, alert.Text, pidTag)
 	require.Contains(t, alert.Text, orphan.Cmdline)
 
-	proctest.WaitFor(t, 20*time.Second, "the realert after the cooldown", func() bool { return count(tg.Messages(), "realert") >= 1 })
+	proctest.WaitFor(t, 60*time.Second, "the realert after the cooldown", func() bool { return count(tg.Messages(), "realert") >= 1 })
 	require.Equal(t, []string{"alert", "realert"}, botapitest.EventKinds(tg.Messages()), "the alert delayed by the 500s must arrive exactly once")
 	require.Contains(t, tg.Messages()[1].Text, pidTag)
 
 	// The history holds the realert before the agent dies, so that the
 	// queries below do not depend on what a SIGKILL loses in flight.
 	var realertAt time.Time
-	proctest.WaitFor(t, 20*time.Second, "the realert in InfluxDB", func() bool {
+	proctest.WaitFor(t, 60*time.Second, "the realert in InfluxDB", func() bool {
 		rows := influx.query(t, "procblocking", `SELECT "message" FROM "procblocking_alert" WHERE "event" = 'realert' ORDER BY time LIMIT 1`)
 		if len(rows) == 0 {
 			return false
@@ -112,7 +113,7 @@ func TestEndToEnd(t *testing.T) {
 	agent.Kill(t)
 	killedAt := time.Now()
 	agent = proctest.Start(t, env, bin, "--config", conf)
-	proctest.WaitFor(t, 20*time.Second, "a scan of the restarted agent in InfluxDB", func() bool {
+	proctest.WaitFor(t, 60*time.Second, "a scan of the restarted agent in InfluxDB", func() bool {
 		q := fmt.Sprintf(`SELECT "matched" FROM "procblocking_scan" WHERE time > %d`, killedAt.UnixNano())
 		return len(influx.query(t, "procblocking", q)) > 0
 	})
@@ -129,13 +130,13 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	orphan.kill(t)
-	proctest.WaitFor(t, 20*time.Second, "the recovery", func() bool { return count(tg.Messages(), "recovery") >= 1 })
+	proctest.WaitFor(t, 60*time.Second, "the recovery", func() bool { return count(tg.Messages(), "recovery") >= 1 })
 	recoverySeen := time.Now()
 	recovery := tg.Messages()[len(tg.Messages())-1]
 	require.Contains(t, recovery.Text, pidTag)
 	require.Contains(t, recovery.Text, orphan.Cmdline)
 	// A few more scans: the recovery must stay the only one.
-	proctest.WaitFor(t, 20*time.Second, "three scans after the recovery", func() bool {
+	proctest.WaitFor(t, 60*time.Second, "three scans after the recovery", func() bool {
 		q := fmt.Sprintf(`SELECT "matched" FROM "procblocking_scan" WHERE time > %d`, recoverySeen.UnixNano())
 		return len(influx.query(t, "procblocking", q)) >= 3
 	})
@@ -143,7 +144,7 @@ func TestEndToEnd(t *testing.T) {
 	// A clean stop flushes the outputs: InfluxDB then holds every event
 	// with the time of the scan that made it.
 	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
-	require.NoError(t, agent.Wait(t, 30*time.Second), agent.Stderr.String())
+	require.NoError(t, agent.Wait(t, 60*time.Second), agent.Stderr.String())
 
 	// One alert, realerts only a whole cooldown apart (a slow restart may
 	// legitimately reach the next one), one recovery; each delivered once.

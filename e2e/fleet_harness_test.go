@@ -48,16 +48,23 @@ func startNATS(t *testing.T) *natsServer {
 		}
 		t.Fatalf("nats-server is not installed: run `make test-deps` (scripts/install-test-deps.sh): %v", err)
 	}
-	n := &natsServer{dir: t.TempDir(), port: freePort(t)}
+	n := &natsServer{dir: t.TempDir()}
 	n.start(t)
 	return n
 }
 
 func (n *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
 
+// start starts the server: on a port the kernel chooses the first time
+// (-1), on the same port again after a stop, where the nodes look for it.
 func (n *natsServer) start(t *testing.T) {
 	t.Helper()
-	n.proc = proctest.Start(t, nil, "nats-server", "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-sd", n.dir)
+	port := -1
+	if n.port != 0 {
+		port = n.port
+	}
+	n.proc = proctest.Start(t, nil, "nats-server", "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", n.dir)
+	n.port = listeningPort(t, n.proc, "nats-server", "Listening for client connections on ")
 	proctest.WaitFor(t, 60*time.Second, "nats-server to serve JetStream", func() bool {
 		require.False(t, n.proc.Exited(), "nats-server exited: %v\n%s", n.proc.Err(), n.proc.Stderr.String())
 		nc, err := nats.Connect(n.url(), nats.Timeout(time.Second))

@@ -61,6 +61,7 @@ func withoutSilence(lines []chatLine) []chatLine {
 // node that dies and comes back, and an alerter killed with decided
 // messages not yet acknowledged, which JetStream delivers again.
 func TestFleetIncidentSilenceAndReplay(t *testing.T) {
+	t.Parallel()
 	f := startFleetWith(t, map[string]string{
 		`group_interval = "1m"`: `group_interval = "20s"`,
 		`silent_after = "2m"`:   `silent_after = "15s"`,

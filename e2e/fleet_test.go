@@ -41,6 +41,7 @@ func messagesAbout(msgs []botapitest.Message, node string, pid int) []botapitest
 }
 
 func TestFleetAlertsThroughJetStream(t *testing.T) {
+	t.Parallel()
 	f := startFleet(t, "runner-1", "runner-2", "runner-3")
 	one, two, three := f.nodes[0], f.nodes[1], f.nodes[2]
 
@@ -215,6 +216,7 @@ func TestFleetAlertsThroughJetStream(t *testing.T) {
 // saying why, so that its restart policy (or its operator) takes over:
 // NATS_URL unset, and no stream yet because no node has connected.
 func TestFleetAlerterStartErrors(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t, "telegraf-procblocking")
 	n := startNATS(t)
 	dir := t.TempDir()

@@ -6,11 +6,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,13 +34,26 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	// A binary started on its embedded default keeps its state here, not in
-	// the machine's /var/lib/procblocking.
-	if err := os.Setenv("PROCBLOCKING_STATE_DIR", filepath.Join(dir, "state")); err != nil {
+	// A binary that keeps state where the configuration names no place keeps
+	// it here, not in the machine's /var/lib/procblocking. No test may: the
+	// tests run in parallel, and the state (and the lock on it) of one agent
+	// would be another's. A test that needs the default gives its agent a
+	// directory of its own in PROCBLOCKING_STATE_DIR.
+	shared := filepath.Join(dir, "state")
+	if err := os.Setenv("PROCBLOCKING_STATE_DIR", shared); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
+	if entries, err := os.ReadDir(shared); err == nil && code == 0 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		fmt.Fprintf(os.Stderr, "FAIL: an agent kept state in the directory all the tests share (%s): "+
+			"give its test a PROCBLOCKING_STATE_DIR of its own\n", strings.Join(names, ", "))
+		code = 1
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -66,12 +80,27 @@ func buildBinary(t testing.TB, name string) string {
 
 func isRoot() bool { return os.Geteuid() == 0 }
 
-func freePort(t testing.TB) int {
+// listeningPort waits until a server the test started on port 0 logs the
+// port the kernel gave it, in a line with prefix and then 127.0.0.1:<port>:
+// a port the test chose and freed for the server could be taken in between
+// by another test running in parallel.
+func listeningPort(t testing.TB, p *proctest.Proc, what, prefix string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
+	re := regexp.MustCompile(`(?m)` + regexp.QuoteMeta(prefix) + `.*127\.0\.0\.1:(\d+)\b`)
+	var port int
+	proctest.WaitFor(t, 60*time.Second, what+" to log its port", func() bool {
+		if p.Exited() {
+			t.Fatalf("%s exited: %v\n%s", what, p.Err(), p.Stderr.String())
+		}
+		m := re.FindStringSubmatch(p.Stderr.String())
+		if m == nil {
+			return false
+		}
+		var err error
+		port, err = strconv.Atoi(m[1])
+		require.NoError(t, err)
+		return true
+	})
 	return port
 }
 
@@ -104,7 +133,7 @@ func startOrphan(t testing.TB, marker string) *orphan {
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, string(out))
 	}
-	proctest.WaitFor(t, 10*time.Second, "the orphan to appear in /proc", func() bool {
+	proctest.WaitFor(t, 60*time.Second, "the orphan to appear in /proc", func() bool {
 		o.PID = findByMarker(marker)
 		return o.PID > 0
 	})
@@ -145,9 +174,9 @@ func startInflux(t testing.TB) *influxServer {
 		t.Fatalf("influxd is not installed: run `make test-deps` (scripts/install-test-deps.sh): %v", err)
 	}
 	dir := t.TempDir()
-	httpPort, rpcPort := freePort(t), freePort(t)
+	// Port 0: the kernel chooses, and influxd logs its HTTP port.
 	conf := fmt.Sprintf(`reporting-disabled = true
-bind-address = "127.0.0.1:%d"
+bind-address = "127.0.0.1:0"
 
 [meta]
   dir = %q
@@ -159,7 +188,7 @@ bind-address = "127.0.0.1:%d"
 
 [http]
   enabled = true
-  bind-address = "127.0.0.1:%d"
+  bind-address = "127.0.0.1:0"
   log-enabled = false
 
 [monitor]
@@ -167,12 +196,12 @@ bind-address = "127.0.0.1:%d"
 
 [continuous_queries]
   enabled = false
-`, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpPort)
+`, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"))
 	confPath := filepath.Join(dir, "influxdb.conf")
 	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o600))
 
 	p := proctest.Start(t, nil, influxd, "-config", confPath)
-	s := &influxServer{URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
+	s := &influxServer{URL: fmt.Sprintf("http://127.0.0.1:%d", listeningPort(t, p, "influxd", `msg="Listening on HTTP"`))}
 	proctest.WaitFor(t, 60*time.Second, "influxd to answer /ping", func() bool {
 		if p.Exited() {
 			t.Fatalf("influxd exited: %v\n%s", p.Err(), p.Stderr.String())

@@ -122,7 +122,7 @@ func TestEveryInvalidOptionStopsTheAgent(t *testing.T) {
 			require.NoError(t, os.WriteFile(conf, []byte(invalidOptionConfig(dir, tg.URL(), tt.input, tt.processor, output)), 0o600))
 
 			p := proctest.Start(t, nil, bin, "--config", conf)
-			err := p.Wait(t, 30*time.Second)
+			err := p.Wait(t, 60*time.Second)
 			stderr := p.Stderr.String()
 			require.Error(t, err, "the agent started with an invalid option:\n%s", stderr)
 			require.NotEqual(t, 0, exitCode(err))

@@ -21,6 +21,7 @@ import (
 // shared fake /proc tree into the real processor: the fixture's processes
 // started in 2023, so every pytest one is far above the threshold.
 func TestInputIntoAlertstateOverFixture(t *testing.T) {
+	t.Parallel()
 	root := filepath.Join(t.TempDir(), "proc")
 	require.NoError(t, os.CopyFS(root, os.DirFS(filepath.Join("..", "testdata", "proc_basic"))))
 

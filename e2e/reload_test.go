@@ -63,7 +63,7 @@ func TestSighupStormKeepsAlertState(t *testing.T) {
 	waitFor(t, "the recovery", func() bool { return len(events(t, metrics, "recovery")) >= 1 })
 	awaitScans(t, metrics, 3)
 	require.NoError(t, agent.Cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, agent.Wait(t, 30*time.Second), agent.Stderr.String())
+	require.NoError(t, agent.Wait(t, 60*time.Second), agent.Stderr.String())
 
 	var kinds []string
 	for _, m := range events(t, metrics, "") {

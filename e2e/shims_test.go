@@ -63,20 +63,21 @@ func withPrefix(lines []string, prefix string) []string {
 // pin (TestStockTelegrafRunsTheREADMEExecdTables runs it under Telegraf):
 // with signal = "STDIN" each complete line is one scan, a partial line none.
 func TestInputShim(t *testing.T) {
+	t.Parallel()
 	s := startShim(t, nil, "procblocking-execd", "[[inputs.procblocking]]\n  patterns = [\"no-such-process-pattern\"]\n")
 	scans := func() int { return len(withPrefix(s.output(), "procblocking_scan")) }
 
 	s.send(t, "\n")
-	proctest.WaitFor(t, 10*time.Second, "the first scan", func() bool { return scans() == 1 })
+	proctest.WaitFor(t, 60*time.Second, "the first scan", func() bool { return scans() == 1 })
 	// A partial line is no signal yet; its newline is one.
 	s.send(t, "x")
 	s.send(t, "\n\n")
-	proctest.WaitFor(t, 10*time.Second, "two more scans", func() bool { return scans() == 3 })
+	proctest.WaitFor(t, 60*time.Second, "two more scans", func() bool { return scans() == 3 })
 	require.Contains(t, withPrefix(s.output(), "procblocking_scan")[0], "ok=true")
 
 	// The end of stdin ends the shim, after no further scan.
 	require.NoError(t, s.stdin.Close())
-	require.NoError(t, s.Wait(t, 10*time.Second), s.Stderr.String())
+	require.NoError(t, s.Wait(t, 60*time.Second), s.Stderr.String())
 	require.Equal(t, 3, scans(), s.output())
 }
 
@@ -85,6 +86,7 @@ func TestInputShim(t *testing.T) {
 // unchanged, and an event whose message spans lines is one metric to the
 // stream parser that Telegraf's processors.execd reads the shim with.
 func TestProcessorShim(t *testing.T) {
+	t.Parallel()
 	s := startShim(t, nil, "alertstate-execd", fmt.Sprintf(
 		"[[processors.alertstate]]\n  threshold = \"3s\"\n  cooldown = \"6s\"\n  state_file = %q\n", filepath.Join(t.TempDir(), "alertstate.json")))
 
@@ -98,11 +100,11 @@ func TestProcessorShim(t *testing.T) {
 	s.send(t, proc[:half])
 	time.Sleep(100 * time.Millisecond) // let the shim read the first half alone
 	s.send(t, proc[half:]+scan)
-	proctest.WaitFor(t, 10*time.Second, "the metrics and the alert", func() bool {
+	proctest.WaitFor(t, 60*time.Second, "the metrics and the alert", func() bool {
 		return len(withPrefix(s.output(), "procblocking_alert,")) == 1 && len(withPrefix(s.output(), "procblocking_scan,")) == 1
 	})
 	require.NoError(t, s.stdin.Close())
-	require.NoError(t, s.Wait(t, 10*time.Second), s.Stderr.String())
+	require.NoError(t, s.Wait(t, 60*time.Second), s.Stderr.String())
 
 	var got []telegraf.Metric
 	parser := influx.NewStreamParser(strings.NewReader(s.Stdout.String()))
@@ -135,6 +137,7 @@ func TestProcessorShim(t *testing.T) {
 }
 
 func TestOutputShim(t *testing.T) {
+	t.Parallel()
 	const token = "987654:shim-token"
 	tg := botapitest.New(t, token)
 	s := startShim(t, []string{"SHIM_TELEGRAM_TOKEN=" + token}, "telegram-execd",
@@ -146,7 +149,7 @@ func TestOutputShim(t *testing.T) {
 	// Closing stdin makes the shim deliver what it holds and exit, as when
 	// Telegraf stops.
 	require.NoError(t, s.stdin.Close())
-	require.NoError(t, s.Wait(t, 30*time.Second), s.Stderr.String())
+	require.NoError(t, s.Wait(t, 60*time.Second), s.Stderr.String())
 
 	msgs := tg.Messages()
 	require.Len(t, msgs, 2)

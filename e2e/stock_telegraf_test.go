@@ -134,7 +134,7 @@ func (a *stockAgent) stop() {
 func (a *stockAgent) crash() {
 	a.t.Helper()
 	require.NoError(a.t, syscall.Kill(-a.proc.PID(), syscall.SIGKILL))
-	_ = a.proc.Wait(a.t, 30*time.Second)
+	_ = a.proc.Wait(a.t, 60*time.Second)
 	a.logs = append(a.logs, a.proc.Stderr.String())
 }
 
@@ -222,8 +222,9 @@ func startStockWatchdog(t *testing.T, host string, shimConfigs map[string]string
 }
 
 func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
+	t.Parallel()
 	tg := botapitest.New(t, e2eToken)
-	orphan := startOrphan(t, fmt.Sprintf("stock%dx%d", os.Getpid(), time.Now().UnixNano()%1_000_000))
+	orphan := startOrphan(t, newMarker("stock"))
 	pidTag := strconv.Itoa(orphan.PID)
 	host := "stock-" + orphan.Marker
 
@@ -255,7 +256,7 @@ func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
 		})
 		require.Equal(t, 1, count(tg.Messages(), "alert"), "a duplicate alert: %v", botapitest.EventKinds(tg.Messages()))
 		// In the history too, so that nothing is in flight when it stops.
-		proctest.WaitFor(t, 30*time.Second, what+" in the history", func() bool {
+		proctest.WaitFor(t, 60*time.Second, what+" in the history", func() bool {
 			return strings.Count(strings.Join(eventKinds(events(t, history, "")), " "), "realert") >= realerts
 		})
 		realerts++
@@ -296,7 +297,7 @@ func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
 		return count(tg.Messages(), "recovery") == 1
 	})
 	recovered := time.Now()
-	proctest.WaitFor(t, 30*time.Second, "three scans after the recovery", func() bool {
+	proctest.WaitFor(t, 60*time.Second, "three scans after the recovery", func() bool {
 		return scansSince(readMetrics(t, history), recovered) >= 3
 	})
 	agent.stop()

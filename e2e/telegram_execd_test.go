@@ -52,6 +52,7 @@ func alertLine(kind, message, alertID string, at int64) string {
 // Telegram back, it delivers every event exactly once, and the realert and
 // recovery still reply to their alert.
 func TestTelegramExecdQueueSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
 	const token = "424242:execd-queue-token"
 	tg := botapitest.New(t, token)
 	dir := t.TempDir()
@@ -67,7 +68,7 @@ func TestTelegramExecdQueueSurvivesSIGKILL(t *testing.T) {
 
 	shim := startTelegramExecd(t, token, conf, state)
 	shim.send(t, alertLine("alert", "🚨 Blocking process pytest on h1\nPID 4242", "00000000000a4242", t0))
-	proctest.WaitFor(t, 30*time.Second, "the alert", func() bool { return len(tg.Messages()) == 1 })
+	proctest.WaitFor(t, 60*time.Second, "the alert", func() bool { return len(tg.Messages()) == 1 })
 
 	tg.SetDefault(botapitest.Response{Status: 500, Description: "Internal Server Error"})
 	shim.send(t,
@@ -75,14 +76,14 @@ func TestTelegramExecdQueueSurvivesSIGKILL(t *testing.T) {
 		alertLine("alert", "🚨 Blocking process pytest on h1\nPID 5151", "00000000000a5151", t0+2),
 		alertLine("recovery", "✅ Blocking process pytest on h1 is gone\nPID 4242", "00000000000a4242", t0+3))
 	// The sender tries an event only once it is queued on disk.
-	proctest.WaitFor(t, 30*time.Second, "attempts during the outage", func() bool { return tg.Requests() >= 3 })
+	proctest.WaitFor(t, 60*time.Second, "attempts during the outage", func() bool { return tg.Requests() >= 3 })
 	shim.Kill(t)
 
 	tg.SetDefault(botapitest.Response{})
 	shim = startTelegramExecd(t, token, conf, state)
-	proctest.WaitFor(t, 30*time.Second, "the queued events after the restart", func() bool { return len(tg.Messages()) >= 4 })
+	proctest.WaitFor(t, 60*time.Second, "the queued events after the restart", func() bool { return len(tg.Messages()) >= 4 })
 	require.NoError(t, shim.stdin.Close())
-	require.NoError(t, shim.Wait(t, 30*time.Second), shim.Stderr.String())
+	require.NoError(t, shim.Wait(t, 60*time.Second), shim.Stderr.String())
 
 	msgs := tg.Messages()
 	var got []string
@@ -105,6 +106,7 @@ func TestTelegramExecdQueueSurvivesSIGKILL(t *testing.T) {
 // proxy and TLS options work through it: an HTTPS Bot API reached through a
 // forward proxy that wants credentials, its certificate trusted via tls_ca.
 func TestTelegramExecdThroughProxy(t *testing.T) {
+	t.Parallel()
 	const token = "434343:execd-proxy-token"
 	tg := botapitest.NewTLS(t, token)
 	proxy := proxytest.New(t, "alerts:s3cret")
@@ -124,7 +126,7 @@ func TestTelegramExecdThroughProxy(t *testing.T) {
 	shim := startTelegramExecd(t, token, conf, filepath.Join(dir, "state"))
 	shim.send(t, alertLine("alert", "🚨 Blocking process pytest on h1\nPID 4242", "00000000000a4242", time.Now().UnixNano()))
 	require.NoError(t, shim.stdin.Close())
-	require.NoError(t, shim.Wait(t, 30*time.Second), shim.Stderr.String())
+	require.NoError(t, shim.Wait(t, 60*time.Second), shim.Stderr.String())
 	require.Len(t, tg.Messages(), 1, shim.Stderr.String())
 	require.Len(t, proxy.Tunnels(), 1)
 	require.NotContains(t, shim.Stderr.String(), "s3cret")

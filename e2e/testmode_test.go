@@ -82,7 +82,7 @@ func TestTestModeLeavesNoTrace(t *testing.T) {
 	})
 	require.Contains(t, tg.Messages()[0].Text, fmt.Sprint(orphan.PID))
 	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
-	require.NoError(t, agent.Wait(t, 30*time.Second), agent.Stderr.String())
+	require.NoError(t, agent.Wait(t, 60*time.Second), agent.Stderr.String())
 
 	// --test decides from the state file: the job is alerted already, so it
 	// shows no alert, and the file stays as the real run left it.

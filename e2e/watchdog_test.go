@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -180,9 +181,16 @@ func awaitScans(t testing.TB, path string, n int) {
 	waitFor(t, fmt.Sprintf("%d more scans", n), func() bool { return scans(t, path) >= want })
 }
 
-// newMarker is a pattern no other process on the machine matches.
+// markers counts the markers handed out in this process.
+var markers atomic.Int64
+
+// newMarker is a pattern no other process on the machine matches: not even
+// another test's, running in parallel, though the tests' processes carry
+// their markers in their command lines and a pattern matches anywhere in
+// one. The count, between two x's, makes it no part of another marker of
+// this process; the PID and the time, of a marker of another run.
 func newMarker(prefix string) string {
-	return fmt.Sprintf("%s%dx%d", prefix, os.Getpid(), time.Now().UnixNano()%1_000_000)
+	return fmt.Sprintf("%s%dx%dx%d", prefix, os.Getpid(), markers.Add(1), time.Now().UnixNano()%1_000_000)
 }
 
 // waitFor polls cond with a timeout generous enough for a loaded machine.
