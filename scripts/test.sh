@@ -39,10 +39,15 @@ e2e() {
 }
 
 others() {
-  local rc=0
+  local rc=0 skip='/e2e'
+  # As root, the procblocking input's tests run in the PID namespace, as
+  # PID 100: running them here too would only repeat them.
+  if [ "$(id -u)" -eq 0 ]; then
+    skip='/e2e|/plugins/inputs/procblocking$'
+  fi
   step lint scripts/lint.sh || rc=1
   # shellcheck disable=SC2046 # one package per word
-  step unit "${gotest[@]}" $("$GO" list ./... | grep -v '/e2e') || rc=1
+  step unit "${gotest[@]}" $("$GO" list ./... | grep -Ev "$skip") || rc=1
   step pidns scripts/test-in-pidns.sh || rc=1
   step fuzz env FUZZTIME="$FUZZTIME" scripts/fuzz.sh || rc=1
   return "$rc"

@@ -149,8 +149,8 @@ func (l *leg) setUp(log func(string, ...any)) (*testEnv, error) {
 }
 
 // standIn stands in the base images the project's files name: golang
-// (with the image's build cache when the leg builds the image; the jobs run
-// on it too) and influxdb.
+// (the jobs run on it; with the toolchain and the image's build cache when
+// the leg builds the image) and influxdb.
 func (s *testEnv) standIn(building bool, logf func(string, ...any)) error {
 	golangImage, err := dockerfileBase(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
@@ -168,16 +168,21 @@ func (s *testEnv) standIn(building bool, logf func(string, ...any)) error {
 	if _, tag, _ := strings.Cut(golangImage, ":"); "go"+tag != hostGo {
 		return fmt.Errorf("the Dockerfile builds on %s but this machine's toolchain is %s: the stand-in would carry another Go than its name says", golangImage, hostGo)
 	}
-	var buildCache string
-	if building {
-		if buildCache, err = imageBuildCache(logf); err != nil {
+	if !building {
+		if err := s.standInGolang(golangImage, hostGo, "", ""); err != nil {
 			return err
 		}
+		logf("stood in %s for the jobs: a shell, no toolchain (this engine builds nothing)", golangImage)
+	} else {
+		buildCache, err := imageBuildCache(logf)
+		if err != nil {
+			return err
+		}
+		if err := s.standInGolang(golangImage, hostGo, strings.TrimSpace(string(goroot)), buildCache); err != nil {
+			return err
+		}
+		logf("stood in %s (this machine's %s)", golangImage, hostGo)
 	}
-	if err := s.standInGolang(golangImage, strings.TrimSpace(string(goroot)), buildCache); err != nil {
-		return err
-	}
-	logf("stood in %s (this machine's %s)", golangImage, hostGo)
 
 	influxImage, err := composeImage(filepath.Join(repoRoot, "docker-compose.yml"), "influxdb")
 	if err != nil {

@@ -30,7 +30,9 @@ var shellTools = []string{
 // that an engine's build compiles only what the host has not (a cold build
 // takes minutes, and the tests build under two builders). The cache holds
 // results keyed by their inputs: what is built is the same with it or not.
-func (e *engine) standInGolang(name, goroot, buildCache string) error {
+// An engine that does not build gets the shell only (goroot ""): its jobs
+// run on the image, and a toolchain would cost its import and nothing else.
+func (e *engine) standInGolang(name, goVersion, goroot, buildCache string) error {
 	stage := filepath.Join(e.dir, "stage-golang")
 	for _, d := range []string{"etc", "root", "go/bin", "go/src"} {
 		if err := os.MkdirAll(filepath.Join(stage, d), 0o755); err != nil {
@@ -49,19 +51,17 @@ func (e *engine) standInGolang(name, goroot, buildCache string) error {
 	if err := os.WriteFile(filepath.Join(stage, "etc/group"), []byte("root:x:0:\n"), 0o644); err != nil {
 		return err
 	}
-	if goroot != "/usr/local/go" {
+	if goroot != "" && goroot != "/usr/local/go" {
 		return fmt.Errorf("the golang stand-in needs the toolchain at /usr/local/go, as in the official image; this one is at %s", goroot)
 	}
-	version, err := os.ReadFile(filepath.Join(goroot, "VERSION"))
-	if err != nil {
-		return err
-	}
-	goVersion, _, _ := strings.Cut(string(version), "\n")
 	files, err := hostFiles(shellTools)
 	if err != nil {
 		return err
 	}
-	files = append(files, "usr/local/go", "etc/ssl/certs/ca-certificates.crt")
+	files = append(files, "etc/ssl/certs/ca-certificates.crt")
+	if goroot != "" {
+		files = append(files, "usr/local/go")
+	}
 	toolchain := hostPart(files)
 	// What `go build` never reads: the toolchain's own sources (its
 	// commands are built, in pkg/tool), its tests, API lists and docs, a
