@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -214,6 +216,7 @@ type fleet struct {
 	aConf   string
 	aEnv    []string
 	aOut    string // the scans and events the alerter handled
+	aState  string // the alerter's PROCBLOCKING_STATE_DIR
 
 	nc *nats.Conn
 	js nats.JetStreamContext
@@ -307,8 +310,9 @@ func startFleetWith(t *testing.T, alerter map[string]string, names ...string) *f
 	f.aConf = filepath.Join(dir, "alerter.conf")
 	conf := shippedFleetConf(t, "alerter.conf", alerter, watchFile(f.aOut, "procblocking_scan", "procblocking_alert"))
 	require.NoError(t, os.WriteFile(f.aConf, []byte(conf), 0o600))
+	f.aState = filepath.Join(dir, "state")
 	f.aEnv = []string{"NATS_URL=" + f.nats.url(), "TELEGRAM_BOT_TOKEN=" + e2eToken, "TELEGRAM_CHAT_ID=-100123",
-		"TELEGRAM_API_URL=" + f.tg.URL(), "PROCBLOCKING_STATE_DIR=" + filepath.Join(dir, "state")}
+		"TELEGRAM_API_URL=" + f.tg.URL(), "PROCBLOCKING_STATE_DIR=" + f.aState}
 	f.startAlerter(t)
 	return f
 }
@@ -408,6 +412,42 @@ func (f *fleet) quiesce(t *testing.T) {
 		require.False(t, f.alerter.Exited(), "the alerter exited: %v\n%s", f.alerter.Err(), f.alerter.Stderr.String())
 		ci, err := f.js.ConsumerInfo(fleetStream, fleetConsumer)
 		return err == nil && ci.NumPending == 0 && ci.NumAckPending == 0 && ci.NumRedelivered == 0
+	})
+}
+
+// deliveriesRecorded waits until the alerter's Telegram output has recorded
+// every event it queued as finished: its queue file's last done record
+// covers its last added event (a compacted file holds none). An alerter
+// SIGKILLed before that sends a delivered message again when it restarts,
+// as the output's README says: at least once, not the replay under test.
+func (f *fleet) deliveriesRecorded(t *testing.T) {
+	t.Helper()
+	path := filepath.Join(f.aState, "telegram", "queue.log")
+	proctest.WaitFor(t, 60*time.Second, "the alerter's Telegram output to record its deliveries", func() bool {
+		f.checkRunning(t)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		var added, done uint64
+		for line := range bytes.SplitSeq(data, []byte("\n")) {
+			// Each line is a checksum, a space and a JSON record.
+			_, js, ok := bytes.Cut(line, []byte(" "))
+			var r struct {
+				Add *struct {
+					Seq uint64 `json:"seq"`
+				} `json:"add"`
+				Done uint64 `json:"done"`
+			}
+			if !ok || json.Unmarshal(js, &r) != nil {
+				continue
+			}
+			if r.Add != nil {
+				added = max(added, r.Add.Seq)
+			}
+			done = max(done, r.Done)
+		}
+		return done >= added
 	})
 }
 

@@ -148,6 +148,7 @@ func TestFleetIncidentSilenceAndReplay(t *testing.T) {
 `, refuse.URL)...), 0o600))
 
 	f.quiesce(t)
+	f.deliveriesRecorded(t)
 	f.alerter.Kill(t)
 	f.alerter = proctest.Start(t, f.aEnv, f.bin, "--config", holding)
 	f.resumeNodes()
@@ -159,6 +160,7 @@ func TestFleetIncidentSilenceAndReplay(t *testing.T) {
 		after := chatLines(f.tg.Messages()[before:])
 		return len(about(after, "runner-1", 200)) >= 1 && len(about(after, "runner-2", 301)) >= 1
 	})
+	f.deliveriesRecorded(t)
 	ci := f.consumer(t)
 	require.Positive(t, ci.NumAckPending, "decided messages wait for their acknowledgement")
 	f.alerter.Kill(t)

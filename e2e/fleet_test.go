@@ -105,6 +105,7 @@ func TestFleetAlertsThroughJetStream(t *testing.T) {
 	t.Log("the alerter SIGKILLed while a job ends and another starts")
 	{
 		f.quiesce(t)
+		f.deliveriesRecorded(t)
 		f.alerter.Kill(t)
 		f.alerter = nil
 		// The consumer outlives the alerter.

@@ -21,12 +21,15 @@ trap 'rm -rf "$logs"' EXIT
 # CPU seconds it used (user and system, its children's included): on 2
 # vCPUs the CPU, not the waiting, sets how short the whole run can be.
 step() {
-  local name=$1 start=$SECONDS rc=0 cpu
+  local name=$1 start=$SECONDS rc=0 cpu shown
   shift
+  # The unit step names every package: the header shows the command's start.
+  shown="$*"
+  [ "${#shown}" -le 120 ] || shown="${shown:0:117}..."
   cpu=$( { TIMEFORMAT='%U %S'; time "$@" >"$logs/$name.log" 2>&1; } 2>&1 ) || rc=$?
   cpu=$(awk '{printf "%.0f", $1 + $2}' <<<"$cpu")
   {
-    echo "=== $name: $* ($((SECONDS - start))s, ${cpu}s of CPU, $([ "$rc" -eq 0 ] && echo ok || echo "FAILED, exit $rc"))"
+    echo "=== $name: $shown ($((SECONDS - start))s, ${cpu}s of CPU, $([ "$rc" -eq 0 ] && echo ok || echo "FAILED, exit $rc"))"
     cat "$logs/$name.log"
   } | flock "$logs" cat
   printf '%-8s %4ds  %4ds CPU  %s\n' "$([ "$rc" -eq 0 ] && echo ok || echo FAILED)" "$((SECONDS - start))" "$cpu" "$name" >>"$logs/summary"
