@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	if entries, err := os.ReadDir(shared); err == nil && code == 0 {
+	if entries, err := os.ReadDir(shared); err == nil && len(entries) > 0 && code == 0 {
 		var names []string
 		for _, e := range entries {
 			names = append(names, e.Name())

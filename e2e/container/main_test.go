@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/procblocking/procblocking/internal/testkit/deploytest"
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 )
 
 // repoRoot is the project's directory, where the Dockerfile and compose file
@@ -311,16 +311,8 @@ func dockerfileBase(path string) (string, error) {
 
 // composeImage returns the image of a service of a compose file.
 func composeImage(path, service string) (string, error) {
-	var cf struct {
-		Services map[string]struct {
-			Image string `yaml:"image"`
-		} `yaml:"services"`
-	}
-	data, err := os.ReadFile(path)
+	cf, err := deploytest.LoadCompose(path)
 	if err != nil {
-		return "", err
-	}
-	if err := yaml.Unmarshal(data, &cf); err != nil {
 		return "", err
 	}
 	img := cf.Services[service].Image

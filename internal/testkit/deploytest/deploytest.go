@@ -5,6 +5,7 @@ package deploytest
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -44,14 +45,25 @@ type ComposeFile struct {
 	} `yaml:"secrets"`
 }
 
-// ReadCompose reads the compose file at path; keys the tests do not check
+// LoadCompose reads the compose file at path; keys the tests do not check
 // are ignored (compose itself checks them: docker-compose config).
+func LoadCompose(path string) (ComposeFile, error) {
+	var cf ComposeFile
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cf, err
+	}
+	if err := yamlv3.Unmarshal(data, &cf); err != nil {
+		return cf, fmt.Errorf("%s: %w", path, err)
+	}
+	return cf, nil
+}
+
+// ReadCompose is LoadCompose for a test, which fails on an error.
 func ReadCompose(t testing.TB, path string) ComposeFile {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	cf, err := LoadCompose(path)
 	require.NoError(t, err)
-	var cf ComposeFile
-	require.NoError(t, yamlv3.Unmarshal(data, &cf), path)
 	return cf
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/influxdata/telegraf"
 
+	"github.com/procblocking/procblocking/internal/botapi"
 	"github.com/procblocking/procblocking/internal/chatactions"
 )
 
@@ -49,14 +50,14 @@ func (t *TelegramActions) poll(ctx context.Context, acc telegraf.Accumulator) {
 			if ctx.Err() != nil {
 				return
 			}
-			t.wait(ctx, t.failed(ctx, err))
+			_ = botapi.Wait(ctx, t.failed(ctx, err))
 			continue
 		}
 		t.recovered()
 		if len(ups) == 0 {
 			// An API (or a proxy) that answers a long poll at once would make
 			// this a busy loop.
-			t.wait(ctx, firstWait-time.Since(began))
+			_ = botapi.Wait(ctx, firstWait-time.Since(began))
 			continue
 		}
 		for i := range ups {
@@ -72,7 +73,7 @@ func (t *TelegramActions) skipBacklog(ctx context.Context) bool {
 	ups, err := t.client.getUpdates(ctx, -1, 1, 0)
 	if err != nil {
 		if ctx.Err() == nil {
-			t.wait(ctx, t.failed(ctx, err))
+			_ = botapi.Wait(ctx, t.failed(ctx, err))
 		}
 		return false
 	}
@@ -124,15 +125,6 @@ func (t *TelegramActions) recovered() {
 	if t.failures.count > 0 {
 		t.Log.Infof("Polling Telegram works again after %d failed attempt(s)", t.failures.count)
 		t.failures = pollFailures{}
-	}
-}
-
-func (t *TelegramActions) wait(ctx context.Context, d time.Duration) {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-	case <-ctx.Done():
 	}
 }
 

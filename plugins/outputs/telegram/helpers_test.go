@@ -14,8 +14,8 @@ import (
 	"github.com/influxdata/telegraf/metric"
 	"github.com/stretchr/testify/require"
 
+	"github.com/procblocking/procblocking/internal/botapi"
 	"github.com/procblocking/procblocking/internal/testkit/botapitest"
-	"github.com/procblocking/procblocking/plugins/outputs/telegram/internal/botclient"
 )
 
 // testToken has the shape of a real token so Connect accepts it.
@@ -112,7 +112,7 @@ func (c *fakeClock) sleep(ctx context.Context, d time.Duration) error {
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
 	if c.real > 0 {
-		if err := botclient.Sleep(ctx, c.real); err != nil {
+		if err := botapi.Wait(ctx, c.real); err != nil {
 			return err
 		}
 	}

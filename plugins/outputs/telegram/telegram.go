@@ -188,7 +188,7 @@ func (t *Telegram) openState() (*queue.Queue, string, error) {
 func (t *Telegram) newSender(th *threads.Map) *sender {
 	now, sleep, after := t.now, t.sleep, t.after
 	if now == nil {
-		now, sleep, after = time.Now, botclient.Sleep, time.After
+		now, sleep, after = time.Now, botapi.Wait, time.After
 	}
 	s := &sender{
 		chatID:       t.ChatID,

@@ -122,15 +122,3 @@ func (p *Pacer) SlotsWithin(d time.Duration) int {
 	}
 	return n
 }
-
-// Sleep sleeps for d unless ctx ends first: the real clock's sleep.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}

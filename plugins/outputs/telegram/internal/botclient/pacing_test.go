@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/procblocking/procblocking/internal/botapi"
 	"github.com/stretchr/testify/require"
 )
 
@@ -123,7 +124,7 @@ func TestSlotsWithin(t *testing.T) {
 }
 
 func TestPacingStopsOnCancel(t *testing.T) {
-	p := NewPacer("42", time.Now, Sleep)
+	p := NewPacer("42", time.Now, botapi.Wait)
 	p.interval = time.Hour
 	require.NoError(t, p.Wait(context.Background()))
 	p.Book()
