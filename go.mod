@@ -593,6 +593,8 @@ tool (
 	// Telegraf's README generator, which the plugins' go:generate lines run
 	// to put sample.conf and docs/includes into their READMEs.
 	github.com/influxdata/telegraf/tools/readme_config_includer
+	// Telegraf's README linter, which `make lint` runs on every plugin README.
+	github.com/influxdata/telegraf/tools/readme_linter
 )
 
 // jaeger v1.47.0 (Telegraf's signalfx output, through signalfx/golib) still

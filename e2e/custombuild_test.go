@@ -82,7 +82,10 @@ func TestCustomBuildRunsAStockConfig(t *testing.T) {
 	require.NoError(t, os.Mkdir(confDir, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(confDir, "procblocking.conf"), []byte(dropIn(t, t.TempDir())), 0o600))
 
-	bin := filepath.Join(t.TempDir(), "telegraf-procblocking")
+	// Where the last run left it: make's go build relinks only what changed.
+	binDir, err := proctest.BinaryDir("..", "custom-build")
+	require.NoError(t, err)
+	bin := filepath.Join(binDir, "telegraf-procblocking")
 	out, err := makeBuild(t, "TELEGRAF_CONFIG="+conf+" "+confDir, "BIN="+bin)
 	require.NoError(t, err, out)
 	require.Contains(t, out, "custom,aggregators.minmax,inputs.cpu,inputs.mem,inputs.procstat,inputs.system,outputs.file,processors.rename,serializers.influx")

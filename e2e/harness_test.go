@@ -24,16 +24,12 @@ import (
 	"github.com/procblocking/procblocking/internal/testkit/proctest"
 )
 
-// binDir holds the binaries built once for the whole package.
-var binDir string
-
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "procblocking-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binDir = dir
 	// A binary that keeps state where the configuration names no place keeps
 	// it here, not in the machine's /var/lib/procblocking. No test may: the
 	// tests run in parallel, and the state (and the lock on it) of one agent
@@ -71,9 +67,8 @@ func buildBinary(t testing.TB, name string) string {
 	if path, ok := buildCache[name]; ok {
 		return path
 	}
-	path := filepath.Join(binDir, name)
-	out, err := proctest.GoBuild("..", "-o", path, "./cmd/"+name).CombinedOutput()
-	require.NoError(t, err, "building %s:\n%s", name, out)
+	path, err := proctest.Binary("..", name, "./cmd/"+name)
+	require.NoError(t, err)
 	buildCache[name] = path
 	return path
 }

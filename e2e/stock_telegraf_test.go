@@ -47,7 +47,6 @@ func buildStockTelegraf(t *testing.T, configs ...string) string {
 	if path, ok := stockBuilt[key]; ok {
 		return path
 	}
-	path := filepath.Join(binDir, fmt.Sprintf("telegraf-stock-%d", len(stockBuilt)))
 	list := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/influxdata/telegraf")
 	list.Dir = ".."
 	out, err := list.Output()
@@ -57,8 +56,8 @@ func buildStockTelegraf(t *testing.T, configs ...string) string {
 	version := strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
 	stamp := "-X github.com/influxdata/telegraf/internal.Version=" + version
 	start := time.Now()
-	out, err = proctest.GoBuild("..", "-tags", key, "-ldflags", stamp, "-o", path, "github.com/influxdata/telegraf/cmd/telegraf").CombinedOutput()
-	require.NoError(t, err, "building Telegraf with -tags %s:\n%s", key, out)
+	path, err := proctest.Binary("..", "telegraf", "-tags", key, "-ldflags", stamp, "github.com/influxdata/telegraf/cmd/telegraf")
+	require.NoError(t, err)
 	t.Logf("built stock Telegraf with -tags %s in %s", key, time.Since(start).Round(100*time.Millisecond))
 	out, err = exec.Command(path, "--version").CombinedOutput()
 	require.NoError(t, err, string(out))
@@ -182,9 +181,11 @@ func startStockWatchdog(t *testing.T, host string, shimConfigs map[string]string
 	dir := t.TempDir()
 	etcDir, stateDir := filepath.Join(dir, "etc"), filepath.Join(dir, "state")
 	require.NoError(t, os.Mkdir(etcDir, 0o755))
-	var shimDir string
+	// One directory holds the shims, as /usr/local/bin in the README.
+	shimDir := filepath.Join(dir, "bin")
+	require.NoError(t, os.Mkdir(shimDir, 0o755))
 	for name := range shims {
-		shimDir = filepath.Dir(buildBinary(t, name))
+		require.NoError(t, os.Symlink(buildBinary(t, name), filepath.Join(shimDir, name)))
 	}
 	// Only the paths change: where the shims, their configurations and the
 	// state live on this machine.

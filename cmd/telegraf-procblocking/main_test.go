@@ -28,17 +28,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binPath = filepath.Join(dir, "telegraf-procblocking")
 	// The binaries the tests start keep the embedded default's state here,
 	// not in the machine's /var/lib/procblocking.
 	if err := os.Setenv(stateDirEnv, filepath.Join(dir, "state")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	build := proctest.GoBuild(".", "-ldflags", "-X main.version=v0.0.0-test", "-o", binPath, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the binary:", err)
+	if binPath, err = proctest.Binary(".", "telegraf-procblocking", "-ldflags", "-X main.version=v0.0.0-test", "."); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}

@@ -27,9 +27,8 @@ import (
 func TestConfigMapRunsInTheBinary(t *testing.T) {
 	_, _, cm, _ := readManifests(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "telegraf-procblocking")
-	out, err := proctest.GoBuild(filepath.Join("..", ".."), "-o", bin, "./cmd/telegraf-procblocking").CombinedOutput()
-	require.NoError(t, err, "building the binary:\n%s", out)
+	bin, err := proctest.Binary(filepath.Join("..", ".."), "telegraf-procblocking", "./cmd/telegraf-procblocking")
+	require.NoError(t, err)
 
 	// The state directory is the node's in a pod; here a temporary one, so
 	// that the test writes nothing outside it whatever --test does.

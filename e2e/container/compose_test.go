@@ -1,7 +1,9 @@
 package container
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +19,7 @@ type composer struct {
 
 // composeV1 is Debian's docker-compose 1.29 with its defaults: under Docker
 // it builds with the engine's classic builder.
-func composeV1(_ *engine) (composer, error) {
+func composeV1(e *engine) (composer, error) {
 	path, err := exec.LookPath("docker-compose")
 	if err != nil {
 		return composer{}, fmt.Errorf("docker-compose is not installed: run `make test-deps` as root (scripts/install-container-engine.sh installs Debian's docker-compose): %w", err)
@@ -26,11 +28,39 @@ func composeV1(_ *engine) (composer, error) {
 	if err != nil {
 		return composer{}, fmt.Errorf("docker-compose version: %w", err)
 	}
-	// docker-compose gives up on an API call after 60 s by default; on a
-	// loaded machine the image build's call takes longer. The test's own
-	// timeout is the limit.
+	api, err := e.apiVersion()
+	if err != nil {
+		return composer{}, err
+	}
 	return composer{name: "docker-compose " + strings.TrimSpace(string(out)), argv: []string{path},
-		env: []string{"COMPOSE_HTTP_TIMEOUT=3600"}}, nil
+		env: []string{
+			// docker-compose gives up on an API call after 60 s by default;
+			// on a loaded machine the image build's call takes longer. The
+			// test's own timeout is the limit.
+			"COMPOSE_HTTP_TIMEOUT=3600",
+			// The API version docker-compose would agree with the engine at
+			// every command, agreed once: podman answers each /version by
+			// asking dpkg which package each of its helpers came from,
+			// seconds of CPU per compose command on Debian
+			// (containers/podman#19317).
+			"COMPOSE_API_VERSION=" + api,
+		}}, nil
+}
+
+// apiVersion is the Docker API version the engine speaks, as it answers
+// /version.
+func (e *engine) apiVersion() (string, error) {
+	body, err := e.api(http.MethodGet, "/version", nil)
+	if err != nil {
+		return "", fmt.Errorf("%s /version: %w", e.name, err)
+	}
+	var v struct {
+		APIVersion string `json:"ApiVersion"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || v.APIVersion == "" {
+		return "", fmt.Errorf("%s /version answered %q, with no ApiVersion", e.name, body)
+	}
+	return v.APIVersion, nil
 }
 
 // composeV2 is `docker compose`: Compose v2, which

@@ -38,6 +38,9 @@ type engine struct {
 	netMu    sync.Mutex
 	subnets  []*net.IPNet // of the networks made so far
 	networks []string
+
+	standInOnce sync.Once
+	standInErr  error
 }
 
 // baseEnv is this process's environment without what configures an engine

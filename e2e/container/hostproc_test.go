@@ -44,7 +44,7 @@ func TestHostProcVariant(t *testing.T) {
 	base := []string{"run", "--rm", "--network", "none", "--read-only", "--cap-drop", "ALL",
 		"--security-opt", "no-new-privileges", "--user", "65532:65532",
 		"--volume", conf + ":/etc/telegraf/telegraf.conf:ro"}
-	testArgs := []string{imageName, "--config", "/etc/telegraf/telegraf.conf", "--test"}
+	testArgs := []string{s.image, "--config", "/etc/telegraf/telegraf.conf", "--test"}
 
 	out, err := s.cli(append(base, testArgs...)...)
 	require.NoError(t, err, out)

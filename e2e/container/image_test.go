@@ -32,17 +32,17 @@ func TestImage(t *testing.T) {
 }
 
 func testImage(t *testing.T, s *testEnv) {
-	out, err := s.cli("run", "--rm", "--network", "none", imageName, "--version")
+	out, err := s.cli("run", "--rm", "--network", "none", s.image, "--version")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "telegraf-procblocking "+s.version+" (Telegraf v", "--version in the container")
 	require.NotContains(t, out, " dev ")
 
 	out, err = s.cli("image", "inspect", "--format",
-		`{{.Config.User}}|{{index .Config.Labels "org.opencontainers.image.version"}}|{{join .Config.Entrypoint " "}}`, imageName)
+		`{{.Config.User}}|{{index .Config.Labels "org.opencontainers.image.version"}}|{{join .Config.Entrypoint " "}}`, s.image)
 	require.NoError(t, err, out)
 	require.Equal(t, "65532:65532|"+s.version+"|/usr/bin/telegraf-procblocking", strings.TrimSpace(out))
 
-	root, err := s.imageFiles(filepath.Join(t.TempDir(), "image.tar"), imageName)
+	root, err := s.imageFiles(filepath.Join(t.TempDir(), "image.tar"), s.image)
 	require.NoError(t, err)
 	var files []string
 	for name, f := range root {

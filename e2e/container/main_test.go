@@ -30,18 +30,23 @@ const repoRoot = "../.."
 // imageName is the image docker-compose.yml builds and runs.
 const imageName = "procblocking/telegraf-procblocking:latest"
 
-// testEnv is what the tests of one leg share: an engine of their own, the
-// compose that drives it, the stand-in base images, and the project's image
-// built by that compose from the project's Dockerfile.
+// testEnv is what the tests of one leg share: its engine, the compose that
+// drives it, the stand-in base images, and the project's image built by that
+// compose from the project's Dockerfile.
 type testEnv struct {
 	*engine
+	leg      string // the leg's name
 	composer composer
-	version  string // what the image was built with: `make`'s VERSION
+	// image is the tag the leg's compose builds (or the leg loads) and runs.
+	image string
+	// imageOverride, when not empty, is a compose file that gives the
+	// watchdog service image instead of the compose file's own tag.
+	imageOverride string
+	version       string // what the image was built with: `make`'s VERSION
 }
 
-// leg is one engine and compose the stack is proven under. Each leg has an
-// engine of its own, so that the legs run at once without sharing an image
-// tag, and made on first use: a test run with -run pays only for its legs.
+// leg is one engine and compose the stack is proven under, made on first
+// use: a test run with -run pays only for its legs.
 type leg struct {
 	name      string
 	newEngine func(logf func(string, ...any)) (*engine, error)
@@ -52,6 +57,9 @@ type leg struct {
 	// cost minutes of the two cores' time without proving more of the
 	// image, which is the same.
 	imageFrom *leg
+	// image is the tag the leg builds and runs: the compose file's own, or
+	// one of the leg's where it shares its engine with another leg.
+	image string
 
 	once sync.Once
 	env  *testEnv
@@ -60,13 +68,30 @@ type leg struct {
 
 var (
 	// podmanLeg runs the image Docker's BuildKit built.
-	podmanLeg = &leg{name: "podman", newEngine: newPodman, composer: composeV1, imageFrom: dockerComposeV2Leg}
-	dockerLeg = &leg{name: "docker", newEngine: newDocker, composer: composeV1}
+	podmanLeg = &leg{name: "podman", newEngine: newPodman, composer: composeV1, imageFrom: dockerComposeV2Leg, image: imageName}
+	dockerLeg = &leg{name: "docker", newEngine: sharedDocker, composer: composeV1, image: imageName}
 	// dockerComposeV2Leg is Docker with `docker compose`: Compose v2 as the
-	// CLI plugin of Debian's docker client.
-	dockerComposeV2Leg = &leg{name: "docker-compose-v2", newEngine: newDocker, composer: composeV2}
+	// CLI plugin of Debian's docker client. Its image has a tag of its own
+	// on the Docker Engine it shares with the docker leg.
+	dockerComposeV2Leg = &leg{name: "docker-compose-v2", newEngine: sharedDocker, composer: composeV2,
+		image: "procblocking/telegraf-procblocking:compose-v2"}
 
 	legs = []*leg{podmanLeg, dockerLeg, dockerComposeV2Leg}
+)
+
+// sharedDocker is the Docker Engine both Docker legs run on: the legs differ
+// in their compose and its builder, not in the engine, and one engine
+// imports the stand-in base images once (the golang one, with its build
+// cache, is 600 MB) instead of twice.
+func sharedDocker(logf func(string, ...any)) (*engine, error) {
+	dockerOnce.Do(func() { dockerEngine, dockerErr = newDocker(logf) })
+	return dockerEngine, dockerErr
+}
+
+var (
+	dockerOnce   sync.Once
+	dockerEngine *engine
+	dockerErr    error
 )
 
 func TestMain(m *testing.M) {
@@ -84,8 +109,10 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	made.Wait()
 	var wg sync.WaitGroup
+	closing := map[*engine]bool{}
 	for _, l := range legs {
-		if l.env != nil {
+		if l.env != nil && !closing[l.env.engine] {
+			closing[l.env.engine] = true
 			wg.Go(func() { l.env.close(logf) })
 		}
 	}
@@ -119,14 +146,20 @@ func (l *leg) setUp(log func(string, ...any)) (*testEnv, error) {
 		}
 		var e *engine
 		e, l.err = l.newEngine(logf)
-		l.env = &testEnv{engine: e}
+		l.env = &testEnv{engine: e, leg: l.name, image: l.image}
 		if l.err != nil {
 			return
 		}
 		if l.env.composer, l.err = l.composer(e); l.err != nil {
 			return
 		}
-		if l.err = l.env.standIn(l.imageFrom == nil, logf); l.err != nil {
+		if l.image != imageName {
+			l.env.imageOverride = filepath.Join(e.dir, l.name+"-image.yml")
+			if l.err = os.WriteFile(l.env.imageOverride, fmt.Appendf(nil, "services:\n  watchdog:\n    image: %s\n", l.image), 0o600); l.err != nil {
+				return
+			}
+		}
+		if l.err = e.standIn(l.imageFrom == nil, logf); l.err != nil {
 			return
 		}
 		if l.imageFrom == nil {
@@ -139,19 +172,24 @@ func (l *leg) setUp(log func(string, ...any)) (*testEnv, error) {
 			return
 		}
 		load := time.Now()
-		if l.err = l.env.loadImage(from, imageName); l.err != nil {
+		if l.err = l.env.loadImage(from, l.image); l.err != nil {
 			return
 		}
 		l.env.version = from.version
-		logf("loaded %s (version %s) from %s's %s in %s", imageName, from.version, from.release, from.composer.name, time.Since(load).Round(100*time.Millisecond))
+		logf("loaded %s (version %s) from %s's %s in %s", l.image, from.version, from.release, from.composer.name, time.Since(load).Round(100*time.Millisecond))
 	})
 	return l.env, l.err
 }
 
-// standIn stands in the base images the project's files name: golang
-// (the jobs run on it; with the toolchain and the image's build cache when
-// the leg builds the image) and influxdb.
-func (s *testEnv) standIn(building bool, logf func(string, ...any)) error {
+// standIn stands in the base images the project's files name, once per
+// engine: golang (the jobs run on it; with the toolchain and the image's
+// build cache when the engine builds the image) and influxdb.
+func (e *engine) standIn(building bool, logf func(string, ...any)) error {
+	e.standInOnce.Do(func() { e.standInErr = e.standInBases(building, logf) })
+	return e.standInErr
+}
+
+func (e *engine) standInBases(building bool, logf func(string, ...any)) error {
 	golangImage, err := dockerfileBase(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
 		return err
@@ -169,7 +207,7 @@ func (s *testEnv) standIn(building bool, logf func(string, ...any)) error {
 		return fmt.Errorf("the Dockerfile builds on %s but this machine's toolchain is %s: the stand-in would carry another Go than its name says", golangImage, hostGo)
 	}
 	if !building {
-		if err := s.standInGolang(golangImage, hostGo, "", ""); err != nil {
+		if err := e.standInGolang(golangImage, hostGo, "", ""); err != nil {
 			return err
 		}
 		logf("stood in %s for the jobs: a shell, no toolchain (this engine builds nothing)", golangImage)
@@ -178,7 +216,7 @@ func (s *testEnv) standIn(building bool, logf func(string, ...any)) error {
 		if err != nil {
 			return err
 		}
-		if err := s.standInGolang(golangImage, hostGo, strings.TrimSpace(string(goroot)), buildCache); err != nil {
+		if err := e.standInGolang(golangImage, hostGo, strings.TrimSpace(string(goroot)), buildCache); err != nil {
 			return err
 		}
 		logf("stood in %s (this machine's %s)", golangImage, hostGo)
@@ -188,7 +226,7 @@ func (s *testEnv) standIn(building bool, logf func(string, ...any)) error {
 	if err != nil {
 		return err
 	}
-	if err := s.standInInfluxDB(influxImage); err != nil {
+	if err := e.standInInfluxDB(influxImage); err != nil {
 		return err
 	}
 	logf("stood in %s (Debian's influxd)", influxImage)
@@ -203,7 +241,7 @@ func (s *testEnv) build(logf func(string, ...any)) error {
 		return err
 	}
 	s.version = projectVersion()
-	override := filepath.Join(s.dir, "build.yml")
+	override := filepath.Join(s.dir, s.leg+"-build.yml")
 	// Host networking for the build's RUN lines: the module proxy on
 	// 127.0.0.1 is reachable, and no bridge is made that another run could
 	// collide with.
@@ -211,11 +249,11 @@ func (s *testEnv) build(logf func(string, ...any)) error {
 		return err
 	}
 	build := time.Now()
-	out, err := s.compose("procblocking-build", []string{override}, []string{"PROCBLOCKING_VERSION=" + s.version}, "build", "watchdog")
+	out, err := s.compose("procblocking-build-"+s.leg, []string{override}, []string{"PROCBLOCKING_VERSION=" + s.version}, "build", "watchdog")
 	if err != nil {
 		return fmt.Errorf("%s build: %w\n%s", s.composer.name, err, out)
 	}
-	logf("built %s (version %s) with %s in %s", imageName, s.version, s.composer.name, time.Since(build).Round(100*time.Millisecond))
+	logf("built %s (version %s) with %s in %s", s.image, s.version, s.composer.name, time.Since(build).Round(100*time.Millisecond))
 	return nil
 }
 
@@ -232,7 +270,10 @@ func imageBuildCache(logf func(string, ...any)) (string, error) {
 		}
 		dir := filepath.Join(base, "procblocking", "image-build")
 		start := time.Now()
-		cmd := exec.Command("go", "build", "-trimpath", "-o", os.DevNull, "./cmd/telegraf-procblocking")
+		// go list -export compiles what the Dockerfile's go build compiles
+		// (the same flags, the same cache entries) without linking a binary
+		// only to discard it.
+		cmd := exec.Command("go", "list", "-trimpath", "-export", "./cmd/telegraf-procblocking")
 		cmd.Dir = repoRoot
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOCACHE="+filepath.Join(dir, "root", ".cache", "go-build"))
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -266,10 +307,14 @@ func (s *testEnv) network(t *testing.T) *testNetwork {
 }
 
 // compose runs the leg's compose on the project's docker-compose.yml plus
-// the given override files, as project, with extra environment variables.
+// the leg's image tag and the given override files, as project, with extra
+// environment variables.
 func (s *testEnv) compose(project string, overrides, extraEnv []string, args ...string) (string, error) {
 	full := append(s.composer.argv[1:len(s.composer.argv):len(s.composer.argv)],
 		"--project-name", project, "--project-directory", repoRoot, "--file", filepath.Join(repoRoot, "docker-compose.yml"))
+	if s.imageOverride != "" {
+		full = append(full, "--file", s.imageOverride)
+	}
 	for _, o := range overrides {
 		full = append(full, "--file", o)
 	}

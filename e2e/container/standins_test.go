@@ -194,11 +194,20 @@ func (e *engine) importRootfs(name string, parts []rootfsPart, changes ...string
 	return pipe(exec.Command("tar", tarArgs...), e.command(importArgs...))
 }
 
-// loadImage copies image from another engine into this one: the other's
-// `save` streamed into this one's `load` (podman's and docker's take the
-// same arguments).
+// loadImage copies the image of another leg into this engine as image: the
+// other's `save` streamed into this one's `load` (podman's and docker's take
+// the same arguments), then tagged.
 func (e *engine) loadImage(from *testEnv, image string) error {
-	return pipe(from.command("save", image), e.command("load"))
+	if err := pipe(from.command("save", from.image), e.command("load")); err != nil {
+		return err
+	}
+	if from.image == image {
+		return nil
+	}
+	if out, err := e.cli("tag", from.image, image); err != nil {
+		return fmt.Errorf("%s tag %s %s: %w: %s", e.name, from.image, image, err, out)
+	}
+	return nil
 }
 
 // command is the engine's client with args, in the engine's environment.

@@ -5,6 +5,8 @@ package proctest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -153,6 +155,64 @@ func GoBuild(dir string, args ...string) *exec.Cmd {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	return cmd
+}
+
+// Binary builds a binary of the module with GoBuild's flags and args (the
+// package last) into the checkout's bin/test/, named name, and returns its
+// path. The directory outlives the run: go build relinks a binary only when
+// one of its inputs changed, so the packages that run the same binary share
+// one link, and a run on an unchanged tree links nothing (a link of the
+// watchdog is five seconds of CPU). A build of the same binary by another
+// package waits here for this one, then finds it up to date.
+func Binary(dir, name string, args ...string) (string, error) {
+	out, err := BinaryDir(dir, append([]string{name}, args...)...)
+	if err != nil {
+		return "", err
+	}
+	lock, err := os.OpenFile(filepath.Join(out, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = lock.Close() }() // and with it the lock
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", err
+	}
+	path := filepath.Join(out, name)
+	build := GoBuild(dir, append([]string{"-o", path}, args...)...)
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building %s (go build %s): %w\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return path, nil
+}
+
+// BinaryDir returns a directory of the checkout's bin/test/ (git ignores
+// bin/, the image's build context leaves it out) for binaries built in dir,
+// a directory of the checkout, with key (its first word names the
+// directory): the same dir and key, the same directory, in every package
+// and every run.
+func BinaryDir(dir string, key ...string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	root := abs
+	for {
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(root)
+		if parent == root {
+			return "", fmt.Errorf("no go.mod in %s or above", dir)
+		}
+		root = parent
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(strings.Join(append([]string{rel}, key...), "\x00")))
+	out := filepath.Join(root, "bin", "test", key[0]+"-"+hex.EncodeToString(sum[:6]))
+	return out, os.MkdirAll(out, 0o755)
 }
 
 // FindByArgv0 returns the PID of a process whose argv[0] satisfies match,
