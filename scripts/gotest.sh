@@ -13,7 +13,9 @@
 # only when it fails, "ok" or "FAIL" with the package's time otherwise.
 #
 # go vet runs in the lint, on every package and its tests: go test's own
-# vet pass would repeat part of it.
+# vet pass would repeat part of it. -trimpath keeps the checkout's path out
+# of the compiled packages, so that a fresh clone compiles none of them
+# again when another checkout on the machine already did.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -24,7 +26,7 @@ trap 'rm -rf "$logs"' EXIT
 
 # go names each binary after the last element of its import path, and
 # refuses two packages that would share one.
-"$GO" test -c -race -vet=off -o "$bins/" "$@" || exit 1
+"$GO" test -c -race -trimpath -vet=off -o "$bins/" "$@" || exit 1
 
 # run PACKAGE DIR: the package's tests, reported as go test reports them.
 run() {

@@ -24,11 +24,11 @@ if ! command -v unshare >/dev/null; then
   exit 1
 fi
 
-# Kept where scripts/gotest.sh keeps the race-enabled test binaries: go test
-# relinks it only when the package changed.
+# Kept where scripts/gotest.sh keeps the race-enabled test binaries, built
+# as it builds them: go test relinks it only when the package changed.
 bin=$PWD/bin/test/race/procblocking.test
 echo "test-in-pidns: building the $pkg tests"
-go test -c -race -vet=off -o "$bin" "./$pkg"
+go test -c -race -trimpath -vet=off -o "$bin" "./$pkg"
 echo "test-in-pidns: running them as PID $pid of a new PID namespace"
 cd "$pkg"
 # bash is PID 1 of the namespace. Setting ns_last_pid and forking are the

@@ -37,7 +37,10 @@ step() {
 }
 
 e2e() {
-  step e2e env BINDIR=bin/test/e2e scripts/gotest.sh ./e2e/...
+  local rc=0
+  step e2e env BINDIR=bin/test/e2e scripts/gotest.sh ./e2e/... || rc=1
+  step fuzz env FUZZTIME="$FUZZTIME" scripts/fuzz.sh || rc=1
+  return "$rc"
 }
 
 others() {
@@ -51,21 +54,21 @@ others() {
   # shellcheck disable=SC2046 # one package per word
   step unit scripts/gotest.sh $("$GO" list ./... | grep -Ev "$skip") || rc=1
   step pidns scripts/test-in-pidns.sh || rc=1
-  step fuzz env FUZZTIME="$FUZZTIME" scripts/fuzz.sh || rc=1
   return "$rc"
 }
 
 start=$SECONDS
 e2e & e2e_pid=$!
-# The container tests' chain of engine, image build and stack tests is the
-# longest of the run: the other stream yields the CPU to it, and takes the
-# rest.
+# The container tests' chain of engines, image builds and stack tests is
+# the longest of the run: the other stream yields the CPU to it and takes
+# the rest. Fuzzing follows the end-to-end tests, whose stream has the
+# shorter CPU load when the other's test binaries need linking.
 (renice -n 10 -p "$BASHPID" >/dev/null && others) & others_pid=$!
 failed=0
 wait "$e2e_pid" || failed=1
 wait "$others_pid" || failed=1
 
 cpu=$(awk '{cpu += $3} END {print cpu}' "$logs/summary")
-echo "=== summary: ${cpu}s of CPU in $((SECONDS - start))s; e2e alongside lint, unit, pidns and fuzz"
+echo "=== summary: ${cpu}s of CPU in $((SECONDS - start))s; e2e and fuzz alongside lint, unit and pidns"
 cat "$logs/summary"
 exit "$failed"
