@@ -7,7 +7,8 @@
 # go test links every package's test binary again at every run, two to six
 # seconds of CPU each with the race detector and Telegraf's dependencies:
 # half the CPU time of the packages' own tests. `go test -c` into a kept
-# directory relinks a binary only when one of its inputs changed. The
+# directory relinks a binary only when one of its inputs changed (see
+# testbin.sh for where they are kept). The
 # binaries then run as go test runs them: from their package's directory,
 # as many packages at once as there are CPUs, each package's output shown
 # only when it fails, "ok" or "FAIL" with the package's time otherwise.
@@ -19,14 +20,22 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
+. scripts/testbin.sh
 bins=${BINDIR:-bin/test/race}
 mkdir -p "$bins"
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
+mapfile -t pkgs < <("$GO" list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' "$@")
 
 # go names each binary after the last element of its import path, and
 # refuses two packages that would share one.
-"$GO" test -c -race -trimpath -vet=off -o "$bins/" "$@" || exit 1
+store=$(testbin_store "$(basename "$bins")") && testbin_lock "$store" || exit 1
+"$GO" test -c -race -trimpath -vet=off -o "$store/" "$@" || exit 1
+for p in "${pkgs[@]}"; do
+  name=${p%% *}
+  testbin_take "$store/${name##*/}.test" "$bins/${name##*/}.test" || exit 1
+done
+exec 9>&-
 
 # run PACKAGE DIR: the package's tests, reported as go test reports them.
 run() {
@@ -51,11 +60,11 @@ run() {
 }
 
 slots=$(nproc)
-while read -r pkg dir; do
+for p in "${pkgs[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$slots" ]; do
     wait -n
   done
-  run "$pkg" "$dir" &
-done < <("$GO" list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' "$@")
+  run "${p%% *}" "${p#* }" &
+done
 wait
 [ ! -e "$logs/failed" ]

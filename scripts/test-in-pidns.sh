@@ -26,9 +26,14 @@ fi
 
 # Kept where scripts/gotest.sh keeps the race-enabled test binaries, built
 # as it builds them: go test relinks it only when the package changed.
+. scripts/testbin.sh
 bin=$PWD/bin/test/race/procblocking.test
+store=$(testbin_store race)
 echo "test-in-pidns: building the $pkg tests"
-go test -c -race -trimpath -vet=off -o "$bin" "./$pkg"
+testbin_lock "$store"
+go test -c -race -trimpath -vet=off -o "$store/procblocking.test" "./$pkg"
+testbin_take "$store/procblocking.test" "$bin"
+exec 9>&-
 echo "test-in-pidns: running them as PID $pid of a new PID namespace"
 cd "$pkg"
 # bash is PID 1 of the namespace. Setting ns_last_pid and forking are the

@@ -158,18 +158,30 @@ func GoBuild(dir string, args ...string) *exec.Cmd {
 }
 
 // Binary builds a binary of the module with GoBuild's flags and args (the
-// package last) into the checkout's bin/test/, named name, and returns its
-// path. The directory outlives the run: go build relinks a binary only when
-// one of its inputs changed, so the packages that run the same binary share
-// one link, and a run on an unchanged tree links nothing (a link of the
-// watchdog is five seconds of CPU). A build of the same binary by another
-// package waits here for this one, then finds it up to date.
+// package last), named name, and returns the path of a hard link to it (a
+// copy across filesystems) in the checkout's bin/test/, as
+// scripts/testbin.sh keeps the test binaries: built into a store of the
+// machine's (~/.cache/procblocking/test-binaries) that outlives the run,
+// where go build relinks a binary only when one of its inputs changed, and
+// -trimpath keeps the checkout's path out of them. The packages that run
+// the same binary share one link, and a run on a tree already tested,
+// in this checkout or another, links nothing (a link of the watchdog is
+// five seconds of CPU). A build of the same binary elsewhere waits here for
+// this one, then finds it up to date.
 func Binary(dir, name string, args ...string) (string, error) {
-	out, err := BinaryDir(dir, append([]string{name}, args...)...)
+	local, err := BinaryDir(dir, append([]string{name}, args...)...)
 	if err != nil {
 		return "", err
 	}
-	lock, err := os.OpenFile(filepath.Join(out, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	store := filepath.Join(cache, "procblocking", "test-binaries", filepath.Base(local))
+	if err := os.MkdirAll(store, 0o755); err != nil {
+		return "", err
+	}
+	lock, err := os.OpenFile(filepath.Join(store, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return "", err
 	}
@@ -177,12 +189,36 @@ func Binary(dir, name string, args ...string) (string, error) {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		return "", err
 	}
-	path := filepath.Join(out, name)
-	build := GoBuild(dir, append([]string{"-o", path}, args...)...)
+	built := filepath.Join(store, name)
+	build := GoBuild(dir, append([]string{"-o", built}, args...)...)
 	if out, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building %s (go build %s): %w\n%s", name, strings.Join(args, " "), err, out)
 	}
-	return path, nil
+	path := filepath.Join(local, name)
+	return path, take(built, path)
+}
+
+// take makes dst the binary src, whole: go replaces a file of the store
+// rather than rewriting it, so another checkout's build never changes what
+// dst runs.
+func take(src, dst string) error {
+	if s, err := os.Stat(src); err == nil {
+		if d, err := os.Stat(dst); err == nil && os.SameFile(s, d) {
+			return nil // unchanged since the last run took it
+		}
+	}
+	tmp := dst + ".new"
+	_ = os.Remove(tmp)
+	if err := os.Link(src, tmp); err != nil {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(tmp, data, 0o755); err != nil {
+			return err
+		}
+	}
+	return os.Rename(tmp, dst)
 }
 
 // BinaryDir returns a directory of the checkout's bin/test/ (git ignores
