@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -260,4 +261,36 @@ func readmeQueries(t testing.TB) []string {
 		}
 	}
 	return queries
+}
+
+// queueFinished reports whether the Telegram output whose queue file is
+// path has recorded every event it queued as finished: the file's last done
+// record covers its last added event (a compacted file holds none). Until
+// then a SIGKILL may catch a message Telegram took before the output
+// recorded it, which the output sends again when it restarts (at least
+// once, as its README says).
+func queueFinished(path string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var added, done uint64
+	for line := range bytes.SplitSeq(data, []byte("\n")) {
+		// Each line is a checksum, a space and a JSON record.
+		_, js, ok := bytes.Cut(line, []byte(" "))
+		var r struct {
+			Add *struct {
+				Seq uint64 `json:"seq"`
+			} `json:"add"`
+			Done uint64 `json:"done"`
+		}
+		if !ok || json.Unmarshal(js, &r) != nil {
+			continue
+		}
+		if r.Add != nil {
+			added = max(added, r.Add.Seq)
+		}
+		done = max(done, r.Done)
+	}
+	return done >= added
 }

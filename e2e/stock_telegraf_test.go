@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,6 +95,8 @@ type stockAgent struct {
 	env     []string
 	proc    *proctest.Proc
 	started time.Time
+	// shimDir holds the shims; stateDir is the README's /var/lib/procblocking.
+	shimDir, stateDir string
 	// logs is the log of every run so far: Telegraf's and, through its
 	// execd plugins, the shims' stderr.
 	logs []string
@@ -137,6 +140,31 @@ func (a *stockAgent) crash() {
 	a.logs = append(a.logs, a.proc.Stderr.String())
 }
 
+// quiesce stops alertstate-execd (SIGSTOP), so that no event sets out, and
+// waits until every event on its way has arrived: the history shows what
+// Telegram shows, and telegram-execd has recorded each delivery in its
+// queue file. A crash then catches nothing in flight: neither an event
+// Telegraf has yet to write to the history, nor a message Telegram took
+// before telegram-execd recorded it, which comes again after the restart (at
+// least once, as the output's README says) and is not the replay under test.
+func (a *stockAgent) quiesce(tg *botapitest.Server, history string) {
+	a.t.Helper()
+	shim := filepath.Join(a.shimDir, "alertstate-execd")
+	var pid int
+	proctest.WaitFor(a.t, 60*time.Second, "alertstate-execd to run", func() bool {
+		a.requireRunning()
+		pid = proctest.FindByArgv0(func(argv0 []byte) bool { return string(argv0) == shim })
+		return pid != 0
+	})
+	require.NoError(a.t, syscall.Kill(pid, syscall.SIGSTOP))
+	queue := filepath.Join(a.stateDir, "telegram", "queue.log")
+	proctest.WaitFor(a.t, 60*time.Second, "the events on their way to arrive", func() bool {
+		a.requireRunning()
+		return slices.Equal(eventKinds(events(a.t, history, "")), botapitest.EventKinds(tg.Messages())) &&
+			queueFinished(queue)
+	})
+}
+
 func (a *stockAgent) requireRunning() {
 	a.t.Helper()
 	require.False(a.t, a.proc.Exited(), "Telegraf exited: %v\n%s", a.proc.Err(), a.proc.Stderr.String())
@@ -162,9 +190,6 @@ func scansSince(history []telegraf.Metric, since time.Time) int {
 	return n
 }
 
-// The README's execd tables under upstream Telegraf itself: alert, realert
-// after the cooldown, a restart and a crash without a duplicate, a Telegram
-// outage, one recovery; the token never logged.
 // startStockWatchdog runs the README's execd tables under a stock Telegraf
 // with the given tables of the three shims (keyed by the shim's name), which
 // may use /var/lib/procblocking for state; only the paths change. Telegraf
@@ -217,11 +242,15 @@ func startStockWatchdog(t *testing.T, host string, shimConfigs map[string]string
 		bin:     buildStockTelegraf(t, agentConf, execdConf),
 		configs: []string{agentConf, execdConf},
 		env:     []string{"TELEGRAM_BOT_TOKEN=" + e2eToken},
+		shimDir: shimDir, stateDir: stateDir,
 	}
 	agent.start()
 	return agent, history
 }
 
+// The README's execd tables under upstream Telegraf itself: alert, realert
+// after the cooldown, a restart and a crash without a duplicate, a Telegram
+// outage with a crash in it, one recovery; the token never logged.
 func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
 	t.Parallel()
 	tg := botapitest.New(t, e2eToken)
@@ -269,14 +298,19 @@ func TestStockTelegrafRunsTheREADMEExecdTables(t *testing.T) {
 	agent.stop()
 	agent.start()
 	awaitRealert("the realert after the restart")
+	agent.quiesce(tg, history)
 	agent.crash()
 	agent.start()
 	awaitRealert("the realert after the crash")
 
-	// Telegram goes down; the process ends: the recovery waits.
+	// Telegram goes down and the process ends while the agent is down, so
+	// that no realert falls due between the two: the recovery waits.
+	agent.quiesce(tg, history)
+	agent.crash()
 	tg.SetDefault(botapitest.Response{Status: 502, Description: "Bad Gateway"})
 	outageFrom := tg.Requests()
 	orphan.kill(t)
+	agent.start()
 	proctest.WaitFor(t, 60*time.Second, "the recovery in the history", func() bool {
 		agent.requireRunning()
 		return strings.Contains(strings.Join(eventKinds(events(t, history, "")), " "), "recovery")
