@@ -52,7 +52,23 @@ func TestNoEventLostWhenTheAgentDiesDuringAnOutage(t *testing.T) {
 	t.Logf("alerting latency: %s from the scan that crossed the threshold to the Bot API (scan interval 1s, Telegram output's flush_interval as shipped)", latency.Round(time.Millisecond))
 	require.Less(t, latency, 30*time.Second, "sanity bound")
 
-	// Outage; the process ends; the recovery is made and handed to the output.
+	agent = recoveryAcrossSIGKILL(t, bin, w, conf, orphan, tg, agent, nil)
+	require.NotContains(t, agent.Stderr.String(), e2eToken)
+}
+
+// recoveryAcrossSIGKILL is the second half of the crash tests. With the
+// alert of orphan delivered by agent (running conf), Telegram answers 500
+// and the process ends: the recovery is made and tried. The agent is
+// SIGKILLed and started again; whileDown (if any) checks the restarted agent
+// once it has tried again. Telegram comes back: the recovery arrives, exactly
+// once. A clean stop and start then sends nothing again (telegraf#16981), and
+// neither restarted agent made an event of its own. It returns the last
+// agent, stopped.
+func recoveryAcrossSIGKILL(t *testing.T, bin string, w *watchdog, conf string, orphan *orphan,
+	tg *botapitest.Server, agent *proctest.Proc, whileDown func(agent *proctest.Proc),
+) *proctest.Proc {
+	t.Helper()
+	pid := strconv.Itoa(orphan.PID)
 	tg.SetDefault(botapitest.Response{Status: 500, Description: "Internal Server Error"})
 	orphan.kill(t)
 	waitFor(t, "the recovery event", func() bool { return len(events(t, w.metrics, "recovery")) == 1 })
@@ -68,12 +84,14 @@ func TestNoEventLostWhenTheAgentDiesDuringAnOutage(t *testing.T) {
 		require.False(t, agent.Exited(), "agent exited: %v\n%s", agent.Err(), agent.Stderr.String())
 		return tg.Requests() > tried
 	})
+	if whileDown != nil {
+		whileDown(agent)
+	}
 	tg.SetDefault(botapitest.Response{})
 	waitFor(t, "the recovery once Telegram is back", func() bool { return count(tg.Messages(), "recovery") == 1 })
 	require.Contains(t, tg.Messages()[1].Text, pid)
 	awaitScans(t, w.metrics, 3)
 	require.Equal(t, []string{"alert", "recovery"}, botapitest.EventKinds(tg.Messages()), "each event delivered exactly once")
-	require.Len(t, events(t, w.metrics, ""), 2, "the restarted agent made no event of its own")
 
 	// A clean stop and start with the buffer empty: nothing is sent again.
 	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
@@ -83,5 +101,6 @@ func TestNoEventLostWhenTheAgentDiesDuringAnOutage(t *testing.T) {
 	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
 	require.NoError(t, agent.Wait(t, 60*time.Second), agent.Stderr.String())
 	require.Equal(t, []string{"alert", "recovery"}, botapitest.EventKinds(tg.Messages()), "a clean restart resent an event")
-	require.NotContains(t, agent.Stderr.String(), e2eToken)
+	require.Len(t, events(t, w.metrics, ""), 2, "a restarted agent made an event of its own")
+	return agent
 }

@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -58,47 +56,20 @@ func TestTelegramDefaultsDiskBufferSurvivesSIGKILL(t *testing.T) {
 	conf := defaultsConfig(t, w)
 
 	orphan := startOrphan(t, marker)
-	pid := strconv.Itoa(orphan.PID)
 	agent := proctest.Start(t, w.env(), bin, "--config", conf)
 	waitFor(t, "the alert", func() bool {
 		require.False(t, agent.Exited(), "agent exited: %v\n%s", agent.Err(), agent.Stderr.String())
 		return count(tg.Messages(), "alert") == 1
 	})
 
-	// Outage; the process ends; the recovery is made and handed to the
-	// output, which cannot deliver it and does not acknowledge it.
-	tg.SetDefault(botapitest.Response{Status: 500, Description: "Internal Server Error"})
-	orphan.kill(t)
-	waitFor(t, "the recovery event", func() bool { return len(events(t, w.metrics, "recovery")) == 1 })
-	tried := tg.Requests()
-	waitFor(t, "an attempt to deliver the recovery", func() bool { return tg.Requests() > tried })
-	require.Equal(t, []string{"alert"}, botapitest.EventKinds(tg.Messages()))
-
-	agent.Kill(t)
-	_, err := os.Stat(filepath.Join(w.root, "telegram"))
-	require.ErrorIs(t, err, os.ErrNotExist, "the output kept no queue of its own: the disk buffer held the recovery")
-	agent = proctest.Start(t, w.env(), bin, "--config", conf)
-	tried = tg.Requests()
-	waitFor(t, "the restarted agent to retry (the recovery is in the disk buffer)", func() bool {
-		require.False(t, agent.Exited(), "agent exited: %v\n%s", agent.Err(), agent.Stderr.String())
-		return tg.Requests() > tried
+	// The output cannot deliver the recovery and does not acknowledge it:
+	// Telegraf's disk buffer keeps it across the SIGKILL.
+	agent = recoveryAcrossSIGKILL(t, bin, w, conf, orphan, tg, agent, func(agent *proctest.Proc) {
+		_, err := os.Stat(filepath.Join(w.root, "telegram"))
+		require.ErrorIs(t, err, os.ErrNotExist, "the output kept no queue of its own: the disk buffer held the recovery")
+		waitFor(t, "Telegraf told the recovery is not delivered, so its buffer keeps it", func() bool {
+			return strings.Contains(agent.Stderr.String(), "Error writing to outputs.telegram: not delivered yet")
+		})
 	})
-	waitFor(t, "Telegraf told the recovery is not delivered, so its buffer keeps it", func() bool {
-		return strings.Contains(agent.Stderr.String(), "Error writing to outputs.telegram: not delivered yet")
-	})
-	tg.SetDefault(botapitest.Response{})
-	waitFor(t, "the recovery once Telegram is back", func() bool { return count(tg.Messages(), "recovery") == 1 })
-	require.Contains(t, tg.Messages()[1].Text, pid)
-	awaitScans(t, w.metrics, 3)
-	require.Equal(t, []string{"alert", "recovery"}, botapitest.EventKinds(tg.Messages()), "each event delivered exactly once")
-
-	// Acknowledged once delivered: a clean stop and start sends nothing again.
-	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
-	require.NoError(t, agent.Wait(t, 60*time.Second), agent.Stderr.String())
-	agent = proctest.Start(t, w.env(), bin, "--config", conf)
-	awaitScans(t, w.metrics, 3)
-	require.NoError(t, agent.Cmd.Process.Signal(os.Interrupt))
-	require.NoError(t, agent.Wait(t, 60*time.Second), agent.Stderr.String())
-	require.Equal(t, []string{"alert", "recovery"}, botapitest.EventKinds(tg.Messages()), "a clean restart resent an event")
 	require.NotContains(t, agent.Stderr.String(), e2eToken)
 }

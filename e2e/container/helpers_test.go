@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/procblocking/procblocking/internal/testkit/influxtest"
+	"github.com/procblocking/procblocking/internal/testkit/proctest"
 )
 
 // influx queries an InfluxDB 1.x over HTTP.
@@ -35,17 +36,11 @@ func (db influx) count(t *testing.T, q string) int {
 	return int(n)
 }
 
-// waitFor polls cond every 200ms until it holds, failing the test after
-// within.
+// waitFor polls cond every 200 ms until it holds, failing the test after
+// within: a container engine's command costs more than a file's read.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	proctest.WaitEvery(t, within, 200*time.Millisecond, what, cond)
 }
 
 // hostname is the host's name as /etc/hostname says it: what the compose file

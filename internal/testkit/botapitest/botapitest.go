@@ -275,18 +275,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	token, method, _ := strings.Cut(rest, "/")
 	method = strings.ToLower(method)
-	if h := s.updateMethod(method); h != nil {
-		s.mu.Lock()
-		s.requests++
-		s.mu.Unlock()
-		if token != s.token {
-			writeError(w, Response{Status: http.StatusUnauthorized, Description: "Unauthorized"})
-			return
-		}
-		h(w, r)
-		return
-	}
-	if method != "sendmessage" && method != "editmessagetext" {
+	update := s.updateMethod(method)
+	if update == nil && method != "sendmessage" && method != "editmessagetext" {
 		writeError(w, Response{Status: http.StatusNotFound, Description: "Not Found"})
 		return
 	}
@@ -296,6 +286,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if token != s.token {
 		writeError(w, Response{Status: http.StatusUnauthorized, Description: "Unauthorized"})
+		return
+	}
+	if update != nil {
+		update(w, r)
 		return
 	}
 

@@ -134,15 +134,23 @@ func (p *Proc) Kill(tb testing.TB) {
 	<-p.done
 }
 
-// WaitFor polls cond until it holds, failing the test after within.
+// WaitFor polls cond every 50 ms until it holds, failing the test after
+// within.
 func WaitFor(tb testing.TB, within time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	WaitEvery(tb, within, 50*time.Millisecond, what, cond)
+}
+
+// WaitEvery is WaitFor polling every interval: for a cond that costs, such
+// as a container engine's command.
+func WaitEvery(tb testing.TB, within, interval time.Duration, what string, cond func() bool) {
 	tb.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
 			tb.Fatalf("timed out after %s waiting for %s", within, what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 
