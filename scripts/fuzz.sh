@@ -20,10 +20,7 @@ while read -r pkg dir; do
   name=$(realpath --relative-to=. "$dir" | tr / _).test
   test="$PWD/$bin/$name"
   echo "fuzz: building $pkg with coverage instrumentation"
-  testbin_lock "$store"
-  go test -c -trimpath -vet=off -fuzz=. -o "$store/$name" "$pkg"
-  testbin_take "$store/$name" "$test"
-  exec 9>&-
+  testbin_build "$store" "$name" "$test" -fuzz=. "$pkg"
   for target in $("$test" -test.list '^Fuzz' | grep '^Fuzz'); do
     echo "fuzz: $pkg $target ($fuzztime)"
     (cd "$dir" && "$test" -test.run '^$' -test.fuzz "^${target}\$" -test.fuzztime "$fuzztime" \

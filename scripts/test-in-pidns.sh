@@ -30,10 +30,7 @@ fi
 bin=$PWD/bin/test/race/procblocking.test
 store=$(testbin_store race)
 echo "test-in-pidns: building the $pkg tests"
-testbin_lock "$store"
-go test -c -race -trimpath -vet=off -o "$store/procblocking.test" "./$pkg"
-testbin_take "$store/procblocking.test" "$bin"
-exec 9>&-
+testbin_build "$store" procblocking.test "$bin" -race "./$pkg"
 echo "test-in-pidns: running them as PID $pid of a new PID namespace"
 cd "$pkg"
 # bash is PID 1 of the namespace. Setting ns_last_pid and forking are the

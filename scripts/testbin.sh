@@ -31,3 +31,15 @@ testbin_take() {
   ln -f "$1" "$2.new" 2>/dev/null || cp -f "$1" "$2.new" || return 1
   mv -f "$2.new" "$2"
 }
+
+# testbin_build STORE NAME DST GO-TEST-ARGS...: `go test -c -trimpath
+# -vet=off` of one package into the store's NAME while holding the store's
+# lock; DST then becomes that binary.
+testbin_build() {
+  local store=$1 name=$2 dst=$3 rc=0
+  shift 3
+  testbin_lock "$store" || return 1
+  go test -c -trimpath -vet=off -o "$store/$name" "$@" && testbin_take "$store/$name" "$dst" || rc=1
+  exec 9>&-
+  return "$rc"
+}

@@ -19,8 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/procblocking/procblocking/internal/testkit/deploytest"
 	"github.com/stretchr/testify/require"
+
+	"github.com/procblocking/procblocking/internal/testkit/deploytest"
 )
 
 // repoRoot is the project's directory, where the Dockerfile and compose file
